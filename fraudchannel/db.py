@@ -1,0 +1,75 @@
+"""Database access: the asyncpg pool and named queries loaded from `sql/queries/*.sql`."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+@cache
+def _load(service: str) -> dict[str, str]:
+    text = (SQL_DIR / "queries" / f"{service}.sql").read_text(encoding="utf-8")
+    parts = _NAME.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"sql/queries/{service}.sql names {name!r} twice")
+        queries[name] = body.strip()
+    return queries
+
+
+def query(service: str, name: str) -> str:
+    """Return the SQL text of `-- name: NAME` in `sql/queries/SERVICE.sql`.
+
+    Raises KeyError at import time of the caller when the name is missing, so a typo never ships.
+    """
+    try:
+        return _load(service)[name]
+    except KeyError:
+        raise KeyError(f"no query {name!r} in sql/queries/{service}.sql") from None
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename,
+            encoder=lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+            decoder=json.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    statement_timeout_ms: int = 30_000,
+    application_name: str = "fraudchannel",
+) -> asyncpg.Pool:
+    """Return a pool whose connections decode json/jsonb and carry a statement timeout."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={
+            "application_name": application_name,
+            "statement_timeout": str(statement_timeout_ms),
+            "timezone": "UTC",
+        },
+    )
+    return pool
+
+
+def record_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    """Return a record as a plain dict (None stays None)."""
+    return None if record is None else dict(record)

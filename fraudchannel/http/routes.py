@@ -1,0 +1,69 @@
+"""Route tables whose every route declares the scope it needs (fail closed).
+
+A route is either `public=True` (health, token endpoint, JWKS) or names a `scope`; one that does
+neither cannot be defined, and a `/v1` route must name a scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SCOPE_ATTR = "__fraudchannel_scope__"
+PUBLIC = ""  # the scope marker of a public route
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """One route: method, path, handler and the scope it needs ("" when public)."""
+
+    method: str
+    path: str
+    handler: Handler
+    scope: str
+
+
+class ScopedRoutes:
+    """Collect routes like `web.RouteTableDef`, but each must say who may call it."""
+
+    def __init__(self) -> None:
+        self.specs: list[RouteSpec] = []
+
+    def route(
+        self, method: str, path: str, *, scope: str | None = None, public: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated handler; raise TypeError unless exactly one of scope/public."""
+        if public == bool(scope):
+            raise TypeError(f"{method} {path}: give either scope=... or public=True")
+        if path.startswith("/v1") and public:
+            raise TypeError(f"{method} {path}: /v1 routes must declare a scope")
+
+        def register(handler: Handler) -> Handler:
+            setattr(handler, SCOPE_ATTR, scope or PUBLIC)
+            self.specs.append(RouteSpec(method, path, handler, scope or PUBLIC))
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: object) -> Callable[[Handler], Handler]:
+        """Register a GET route (see `route`)."""
+        return self.route("GET", path, **kw)  # type: ignore[arg-type]
+
+    def post(self, path: str, **kw: object) -> Callable[[Handler], Handler]:
+        """Register a POST route (see `route`)."""
+        return self.route("POST", path, **kw)  # type: ignore[arg-type]
+
+    def add_to(self, app: web.Application) -> None:
+        """Add every route to `app`."""
+        for spec in self.specs:
+            app.router.add_route(spec.method, spec.path, spec.handler)
+
+
+def required_scope(request: web.Request) -> str | None:
+    """Return the matched route's scope: "" when public, None when no route matched."""
+    handler = request.match_info.handler
+    scope = getattr(handler, SCOPE_ATTR, None)
+    return scope if isinstance(scope, str) else None

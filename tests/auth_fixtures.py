@@ -1,0 +1,1 @@
+"""Fixtures for registered organisations and their access tokens (being written)."""
