@@ -42,6 +42,8 @@ def database(settings: Settings, *, fsync: bool = True) -> Iterator[Settings]:
     if settings.database_url is not None:
         yield settings
         return
+    if not settings.embedded_pg:
+        raise click.UsageError("DATABASE_URL is required (FRAUDCHANNEL_EMBEDDED_PG is false)")
     from fraudchannel.embedded_pg import EmbeddedPostgres
 
     server = EmbeddedPostgres(settings.pg_data_dir, port=settings.pg_port, fsync=fsync)

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
             "PUBLIC_URL/oauth/token. Default: http://HOST:PORT."
         ),
     )
+    embedded_pg: bool = Field(
+        True, description="Start an embedded PostgreSQL when no DATABASE_URL is set."
+    )
     pg_data_dir: Path = Field(
         Path(".data/postgres"), description="Embedded PostgreSQL data folder (no DATABASE_URL)."
     )

@@ -1,0 +1,36 @@
+"""Settings: environment names, defaults, and refusal of unknown FRAUDCHANNEL_* variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraudchannel.settings import Settings, unknown_env_names
+
+
+def test_unknown_prefixed_variables_are_reported() -> None:
+    env = {"FRAUDCHANNEL_PORT": "1", "FRAUDCHANNEL_PROT": "2", "PATH": "/bin"}
+    assert unknown_env_names(env) == ["FRAUDCHANNEL_PROT"]
+
+
+def test_every_field_has_an_env_name_that_is_known() -> None:
+    env = {f"FRAUDCHANNEL_{name.upper()}": "x" for name in Settings.model_fields}
+    assert unknown_env_names(env) == []
+
+
+def test_database_url_is_read_from_the_conventional_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example:5432/x")
+    monkeypatch.delenv("FRAUDCHANNEL_DATABASE_URL", raising=False)
+    assert str(Settings().database_url) == "postgresql://u@db.example:5432/x"
+
+
+def test_token_endpoint_follows_public_url() -> None:
+    s = Settings(database_url=None, public_url="https://fraud.example/", port=9)
+    assert s.token_endpoint == "https://fraud.example/oauth/token"
+    assert Settings(database_url=None, host="127.0.0.1", port=8081).base_url == (
+        "http://127.0.0.1:8081"
+    )
+
+
+def test_access_tokens_cannot_outlive_ten_minutes() -> None:
+    with pytest.raises(ValueError, match="access_token_ttl_s"):
+        Settings(database_url=None, access_token_ttl_s=601)
