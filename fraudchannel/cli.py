@@ -24,9 +24,7 @@ def load_settings() -> Settings:
     unknown = unknown_env_names()
     if unknown:
         known = ", ".join(f"FRAUDCHANNEL_{n.upper()}" for n in Settings.model_fields)
-        raise click.UsageError(
-            f"unknown setting(s): {', '.join(unknown)} (known: {known})"
-        )
+        raise click.UsageError(f"unknown setting(s): {', '.join(unknown)} (known: {known})")
     try:
         return Settings()
     except ValueError as exc:
@@ -44,15 +42,17 @@ def database(settings: Settings, *, fsync: bool = True) -> Iterator[Settings]:
         return
     if not settings.embedded_pg:
         raise click.UsageError("DATABASE_URL is required (FRAUDCHANNEL_EMBEDDED_PG is false)")
-    from fraudchannel.embedded_pg import EmbeddedPostgres
+    from fraudchannel.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
     server = EmbeddedPostgres(settings.pg_data_dir, port=settings.pg_port, fsync=fsync)
-    already = server.is_running() if hasattr(server, "is_running") else False
-    dsn = server.start()
+    try:
+        dsn = server.start()
+    except EmbeddedPostgresError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         yield settings.model_copy(update={"database_url": dsn})
     finally:
-        if not already:
+        if not server.adopted:  # a server `make run` started stays up for it
             server.stop()
 
 

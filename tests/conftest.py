@@ -4,6 +4,7 @@ database per test session, and the app served over a real socket."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -48,6 +49,7 @@ def pg_admin_dsn() -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
