@@ -1,0 +1,220 @@
+"""Canonical account identifiers: phone, e-mail, IBAN, UK bank account, handles, payment handles.
+
+DESIGN (canonicalisation): phone to E.164 (default region GB), IBAN upper-case without spaces
+and checksum-validated, UK sort code + account number to "SSSSSS-AAAAAAAA", e-mail with the
+domain lower-cased in IDNA, handles lower-case without "@".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+import schwifty
+from email_validator import EmailNotValidError, validate_email
+from schwifty import exceptions as iban_errors
+
+from fraudchannel.canonical.defang import STRIP_CHARS, TOKEN, defang
+from fraudchannel.canonical.errors import InvalidTarget, quote
+
+MAX_PHONE_INPUT = 64
+MAX_EMAIL = 320  # 64-octet local part, "@", 255-octet domain (RFC 5321 §4.5.3.1)
+MAX_HANDLE = 100
+MAX_ACCOUNT_ID = 255
+
+_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+_PHONE_REASONS = {
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "lacks an area code",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has no valid country code",
+    phonenumbers.ValidationResult.TOO_SHORT: "is too short",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "has an impossible length",
+    phonenumbers.ValidationResult.TOO_LONG: "is too long",
+}
+_REGION_ALIASES = {"UK": "GB"}  # ISO 3166-1 reserves "UK" for the United Kingdom
+_SEPARATORS = re.compile(r"[\s\-]+")
+_IBAN_LABEL = re.compile(r"^IBAN[\s:]*", re.IGNORECASE)  # ISO 13616-1 paper format: "IBAN GB29 ..."
+_SORT_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_NOT_IN_HANDLE = re.compile(r"[/\\?#]")
+
+
+def canonical_phone(raw: str, region: str = "GB") -> str:
+    """Return `raw` as an E.164 string ("+447700900123"; ITU-T E.164, via libphonenumber).
+
+    National numbers are read in `region` (ISO 3166-1 alpha-2, any case; "UK" means GB);
+    "+44 (0)20 ..." drops the bracketed trunk prefix. The number must be *possible* (length
+    fits the country's plan), not *valid*: Ofcom's drama ranges (07700 900xxx, 020 7946 0xxx)
+    are possible but not valid and must be accepted. An extension is dropped (E.164 has none).
+
+    Raises InvalidTarget: "phone-empty", "phone-region-unknown", "phone-unparseable",
+    "phone-not-possible".
+    """
+    return phone_parts(raw, region)[0]
+
+
+def phone_parts(raw: str, region: str = "GB") -> tuple[str, str | None]:
+    """Return (E.164 number, extension or None); see `canonical_phone` for rules and errors."""
+    text = raw.strip(STRIP_CHARS)
+    if not text:
+        raise InvalidTarget("phone-empty", "The phone number is empty.")
+    code = region.strip(STRIP_CHARS).upper()
+    code = _REGION_ALIASES.get(code, code)
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidTarget("phone-region-unknown", f"Unknown region {quote(region, 10)}.")
+    if len(text) > MAX_PHONE_INPUT:
+        raise InvalidTarget("phone-not-possible", f"Longer than {MAX_PHONE_INPUT} characters.")
+    try:
+        number = phonenumbers.parse(text, code)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidTarget("phone-unparseable", f"{quote(text)}: {exc}") from None
+    except Exception as exc:  # libphonenumber raises more than NumberParseException on odd text
+        raise InvalidTarget("phone-unparseable", f"{quote(text)}: {type(exc).__name__}.") from None
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != _POSSIBLE:
+        why = _PHONE_REASONS.get(reason, "is not a possible number")
+        raise InvalidTarget("phone-not-possible", f"{quote(text)} {why} (region {code}).")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, number.extension or None
+
+
+def canonical_email(raw: str) -> str:
+    """Return the dedup form of an e-mail address: lower-case, domain in IDNA A-labels.
+
+    Syntax per RFC 5322/6531 via email-validator (no quoted local parts, no IP literals, no
+    display names, no DNS look-up). "mailto:" and defanged "[@]" / "[.]" are undone. The local
+    part is lower-cased too: RFC 5321 §2.4 lets a host treat case as significant, but mailbox
+    providers do not, and one scam mailbox must be one target. Provider tricks (Gmail dots,
+    "+tags") are kept: they are not universal.
+
+    Raises InvalidTarget: "email-empty", "email-defang-broken", "email-invalid".
+    """
+    text = defang(raw.strip(STRIP_CHARS))
+    if text[:7].lower() == "mailto:":
+        text = text[7:]
+    if not text:
+        raise InvalidTarget("email-empty", "The e-mail address is empty.")
+    if len(text) > MAX_EMAIL:
+        raise InvalidTarget("email-invalid", f"Longer than {MAX_EMAIL} characters.")
+    if TOKEN.search(text):
+        raise InvalidTarget("email-defang-broken", f"Nested defang markers in {quote(text)}.")
+    try:
+        valid = validate_email(
+            text,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as exc:
+        raise InvalidTarget("email-invalid", f"{quote(text)}: {exc}") from None
+    except Exception as exc:  # idna and unicodedata errors surface on odd text
+        raise InvalidTarget("email-invalid", f"{quote(text)}: {type(exc).__name__}.") from None
+    local = unicodedata.normalize("NFC", valid.local_part.lower())
+    return local + "@" + valid.ascii_domain.lower()
+
+
+def canonical_iban(raw: str) -> str:
+    """Return an IBAN in electronic format: upper-case, no spaces ("GB29NWBK60161331926819").
+
+    ISO 13616-1: an optional "IBAN" label, spaces and hyphens are removed; the country's length
+    and BBAN structure (SWIFT IBAN registry, via schwifty) and the ISO 7064 mod 97-10 check
+    digits must hold. National BBAN check digits are not verified.
+
+    Raises InvalidTarget: "iban-empty", "iban-characters", "iban-country", "iban-length",
+    "iban-structure", "iban-checksum".
+    """
+    text = _SEPARATORS.sub("", _IBAN_LABEL.sub("", raw.strip(STRIP_CHARS), count=1))
+    if not text:
+        raise InvalidTarget("iban-empty", "The IBAN is empty.")
+    if not (text.isascii() and text.isalnum()) or len(text) > 34:
+        raise InvalidTarget("iban-characters", f"{quote(text)} is not 34 or fewer letters/digits.")
+    text = text.upper()
+    try:
+        schwifty.IBAN(text)
+    except iban_errors.InvalidCountryCode:
+        raise InvalidTarget("iban-country", f"{quote(text[:2])} has no IBAN format.") from None
+    except iban_errors.InvalidLength:
+        raise InvalidTarget("iban-length", f"{quote(text)} has the wrong length.") from None
+    except iban_errors.InvalidChecksumDigits:
+        raise InvalidTarget("iban-checksum", f"{quote(text)} fails the mod 97 check.") from None
+    except Exception as exc:  # InvalidStructure, InvalidBBANChecksum and anything else
+        raise InvalidTarget("iban-structure", f"{quote(text)}: {exc}") from None
+    return text
+
+
+def uk_account_from_iban(iban: str) -> str | None:
+    """Return "SSSSSS-AAAAAAAA" for a canonical GB IBAN (GBkk BBBB SSSSSS AAAAAAAA), else None."""
+    if iban[:2] != "GB" or len(iban) != 22:
+        return None
+    return iban[8:14] + "-" + iban[14:22]
+
+
+def canonical_uk_bank_account(sort_code: str, account_number: str) -> str:
+    """Return a UK account as "SSSSSS-AAAAAAAA" ("60-16-13", "31926819" -> "601613-31926819").
+
+    Sort code: 6 digits, dashes and spaces allowed. Account number: 8 digits; 6- and 7-digit
+    numbers are zero-padded (Pay.UK/Vocalink "Validating account numbers": prefix zeros). 9- and
+    10-digit numbers are rejected: mapping them (Santander, NatWest, Co-operative rules) needs
+    the bank behind the sort code, which is not bundled. No modulus check is made.
+
+    Raises InvalidTarget: "ukacct-sort-code", "ukacct-account-number", "ukacct-non-standard".
+    """
+    code = _SORT_CODE_SEPARATORS.sub("", sort_code.strip(STRIP_CHARS))
+    if len(code) != 6 or not _ASCII_DIGITS.fullmatch(code):
+        raise InvalidTarget("ukacct-sort-code", f"{quote(sort_code, 20)} is not 6 digits.")
+    number = _SEPARATORS.sub("", account_number.strip(STRIP_CHARS))
+    if not _ASCII_DIGITS.fullmatch(number) or not 6 <= len(number) <= 10:
+        raise InvalidTarget(
+            "ukacct-account-number", f"{quote(account_number, 20)} is not 6 to 8 digits."
+        )
+    if len(number) > 8:
+        raise InvalidTarget(
+            "ukacct-non-standard",
+            f"A {len(number)}-digit account number needs its bank's conversion rule; "
+            "send the 8-digit form or the IBAN.",
+        )
+    return code + "-" + number.zfill(8)
+
+
+def canonical_handle(raw: str) -> str:
+    """Return a platform handle lower-cased, NFC-normalised, without one leading "@".
+
+    "@Scam_Support" -> "scam_support"; "user@instance.social" keeps its inner "@". Rejects
+    whitespace, controls, "/", "\\", "?", "#" (a profile URL goes in profile_url) and a second
+    leading "@".
+
+    Raises InvalidTarget: "handle-empty", "handle-invalid".
+    """
+    text = unicodedata.normalize("NFC", raw.strip(STRIP_CHARS))
+    if text[:1] == "@":
+        text = text[1:]
+    if not text:
+        raise InvalidTarget("handle-empty", "The handle is empty.")
+    check_token(text, "handle", MAX_HANDLE)
+    if text[0] == "@":
+        raise InvalidTarget("handle-invalid", f"{quote(text)} starts with a second '@'.")
+    return unicodedata.normalize("NFC", text.lower())
+
+
+def check_token(text: str, what: str, limit: int) -> None:
+    """Raise InvalidTarget("<what>-invalid") unless `text` is one printable token."""
+    if len(text) > limit:
+        raise InvalidTarget(f"{what}-invalid", f"Longer than {limit} characters.")
+    if _NOT_IN_HANDLE.search(text) or any(unicodedata.category(char)[0] in "CZ" for char in text):
+        raise InvalidTarget(
+            f"{what}-invalid", f"{quote(text)} holds spaces, controls or URL characters."
+        )
+
+
+def canonical_account_id(raw: str) -> str:
+    """Return a platform account id trimmed (case kept: ids may be case-sensitive).
+
+    Raises InvalidTarget: "account-id-empty", "account-id-invalid".
+    """
+    text = unicodedata.normalize("NFC", raw.strip(STRIP_CHARS))
+    if not text:
+        raise InvalidTarget("account-id-empty", "The account id is empty.")
+    check_token(text, "account-id", MAX_ACCOUNT_ID)
+    return text

@@ -1,0 +1,125 @@
+"""Canonical payment handles ("paypal:scammer") and platform accounts (id, handle or URL)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import unquote
+
+from fraudchannel.canonical.accounts import canonical_account_id, canonical_handle, check_token
+from fraudchannel.canonical.defang import STRIP_CHARS
+from fraudchannel.canonical.errors import InvalidTarget, quote
+from fraudchannel.canonical.target import CanonicalTarget
+from fraudchannel.canonical.url import canonical_url
+
+# Provider names as reporters write them, squashed (lower case, no spaces, dots, "-" or "_").
+PROVIDER_ALIASES = {
+    "paypalme": "paypal",
+    "paypalcom": "paypal",
+    "cashme": "cashapp",
+    "squarecash": "cashapp",
+    "revolutme": "revolut",
+    "monzome": "monzo",
+    "venmocom": "venmo",
+}
+# Link hosts of each provider and how many path segments precede the handle.
+_LINKS = {
+    "paypal.me": ("paypal", 0),
+    "paypal.com": ("paypal", 1),  # paypal.com/paypalme/<handle>
+    "cash.app": ("cashapp", 0),
+    "cash.me": ("cashapp", 0),
+    "revolut.me": ("revolut", 0),
+    "monzo.me": ("monzo", 0),
+    "venmo.com": ("venmo", 0),  # venmo.com/<handle> or venmo.com/u/<handle>
+}
+_PROVIDER = re.compile(r"[a-z0-9]{1,40}")
+_SQUASH = re.compile(r"[\s._\-]+")
+MAX_PAYMENT_HANDLE = 100
+
+
+def canonical_provider(raw: str) -> str:
+    """Return a payment provider slug: "PayPal.me" -> "paypal", "Cash App" -> "cashapp".
+
+    Raises InvalidTarget("payment-provider-invalid") unless it is 1-40 letters and digits once
+    spaces, dots, hyphens and underscores are removed.
+    """
+    squashed = _SQUASH.sub("", unicodedata.normalize("NFKC", raw).lower())
+    if not _PROVIDER.fullmatch(squashed):
+        raise InvalidTarget("payment-provider-invalid", f"{quote(raw, 40)} is not a provider.")
+    return PROVIDER_ALIASES.get(squashed, squashed)
+
+
+def canonical_payment_handle(provider: str, handle: str) -> str:
+    """Return the dedup key "provider:handle" ("paypal:scammer") of a payment handle.
+
+    The handle may be written "@name", "$name" (Cash App) or as the provider's link
+    ("https://paypal.me/Name/10", "cash.app/$name", "venmo.com/u/name"); it is lower-cased
+    without the leading "@" or "$". A link to another provider's host is rejected.
+
+    Raises InvalidTarget: "payment-provider-invalid", "payment-handle-empty",
+    "payment-handle-invalid", "payment-provider-mismatch".
+    """
+    name = canonical_provider(provider)
+    text = unicodedata.normalize("NFC", handle.strip(STRIP_CHARS))
+    if "/" in text:
+        text = _handle_from_link(text, name)
+    if text[:1] in ("@", "$"):
+        text = text[1:]
+    if not text:
+        raise InvalidTarget("payment-handle-empty", "The payment handle is empty.")
+    check_token(text, "payment-handle", MAX_PAYMENT_HANDLE)
+    if text[0] in "@$":
+        raise InvalidTarget("payment-handle-invalid", f"{quote(text)} has two leading signs.")
+    return name + ":" + unicodedata.normalize("NFC", text.lower())
+
+
+def _handle_from_link(text: str, provider: str) -> str:
+    target = canonical_url(text)
+    host, _, path = target.key.partition("/")
+    host = host.removeprefix("www.")
+    link = _LINKS.get(host)
+    if link is None or link[0] != provider:
+        raise InvalidTarget(
+            "payment-provider-mismatch", f"{quote(text)} is not a {provider} payment link."
+        )
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    skip = link[1] + (1 if provider == "venmo" and segments[:1] == ["u"] else 0)
+    if len(segments) <= skip:
+        raise InvalidTarget("payment-handle-empty", f"{quote(text)} names no handle.")
+    try:
+        return unquote(segments[skip], errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidTarget("payment-handle-invalid", f"{quote(text)} is not UTF-8.") from None
+
+
+def platform_account(
+    handle: str | None, account_id: str | None, profile_url: str | None
+) -> CanonicalTarget:
+    """Return the target for a platform account given by id, handle and/or profile URL.
+
+    The key is the most stable field given: "id:<account id>", else "handle:<handle>", else the
+    profile URL's canonical URL key. The other fields, canonicalised, are kept as evidence.
+
+    Raises InvalidTarget: "target-field-missing" when none is given, or the field's own errors.
+    """
+    evidence: dict[str, str] = {}
+    if handle:
+        evidence["handle"] = canonical_handle(handle)
+    if account_id:
+        evidence["account_id"] = canonical_account_id(account_id)
+    if profile_url:
+        evidence["profile_url"] = canonical_url(profile_url).canonical
+    if "account_id" in evidence:
+        key = "id:" + evidence.pop("account_id")
+        shown = key
+    elif "handle" in evidence:
+        key = "handle:" + evidence.pop("handle")
+        shown = "@" + key[7:]
+    elif "profile_url" in evidence:
+        shown = evidence.pop("profile_url")
+        key = canonical_url(shown).key
+    else:
+        raise InvalidTarget(
+            "target-field-missing", "A platform account needs handle, account_id or profile_url."
+        )
+    return CanonicalTarget("platform_account", key, shown, None, evidence)
