@@ -51,6 +51,12 @@ class ValidationFailed(FraudChannelError):
     status, slug, title = 422, "validation-failed", "Validation failed"
 
 
+class IdempotencyKeyReused(FraudChannelError):
+    """This Idempotency-Key was already used with a different request body."""
+
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
+
+
 class UnsupportedMediaType(FraudChannelError):
     """The request body must be application/json."""
 

@@ -1,7 +1,100 @@
-"""HTTP routes: oauth (being written)."""
+"""OAuth routes: the token endpoint, the service's JWK Set, and `/v1/whoami` for a first call."""
 
 from __future__ import annotations
 
-from fraudchannel.http.routes import ScopedRoutes
+import functools
+from typing import Final
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from fraudchannel import tokens
+from fraudchannel.assertions import InvalidRequest, OAuthError
+from fraudchannel.http.auth import KEYRING
+from fraudchannel.http.render import json_response
+from fraudchannel.http.routes import Handler, ScopedRoutes
+from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
 
 routes = ScopedRoutes()
+
+MAX_FORM_BYTES: Final = 16 * 1024  # an 8 KiB assertion and the other parameters, percent-encoded
+MAX_FORM_FIELDS: Final = 32
+FORM: Final = "application/x-www-form-urlencoded"
+# RFC 6749 §5.1: token responses (and, to be safe, its errors) must not be cached.
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_errors(handler: Handler) -> Handler:
+    """Answer OAuthError as RFC 6749 §5.2 wants: application/json, never cached."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except OAuthError as exc:
+            return json_response(
+                exc.body(instance=request.path), status=exc.status, headers=NO_STORE | exc.headers
+            )
+
+    return wrapper
+
+
+async def read_form(request: web.Request) -> list[tuple[str, str]]:
+    """Return the decoded fields of a form-encoded body of at most MAX_FORM_BYTES.
+
+    Raises InvalidRequest for another media type, a larger body, or a body that is not
+    application/x-www-form-urlencoded UTF-8 (RFC 6749 §4.4.2, Appendix B).
+    """
+    if request.content_type != FORM:
+        raise InvalidRequest(f"the request body must be {FORM}")
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        return parse_qsl(
+            body.decode("ascii"),
+            keep_blank_values=True,
+            strict_parsing=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            errors="strict",
+        )
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidRequest("the request body is not a valid UTF-8 form") from exc
+
+
+@routes.post("/oauth/token", public=True)
+@oauth_errors
+async def token(request: web.Request) -> web.Response:
+    """Exchange a client assertion for an access token (RFC 6749 §4.4, RFC 7523 §2.2)."""
+    token_request = tokens.parse_token_request(
+        await read_form(request), authorization_header="Authorization" in request.headers
+    )
+    app = request.app
+    answer = await tokens.exchange(app[DB], app[SETTINGS], app[KEYRING], token_request)
+    return json_response(answer.as_dict(), headers=NO_STORE)
+
+
+@routes.get("/.well-known/jwks.json", public=True)
+async def jwks(request: web.Request) -> web.Response:
+    """Publish the keys that verify access tokens (RFC 7517 §5), retired ones until unused."""
+    return json_response(
+        await request.app[KEYRING].jwks(), headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@routes.get("/v1/whoami", scope=tokens.AUTHENTICATED)
+async def whoami(request: web.Request) -> web.Response:
+    """Return the caller: org id, slug, role and the scopes of its token (a first call to try)."""
+    principal = request[PRINCIPAL]
+    return json_response(
+        {
+            "org_id": str(principal.org_id),
+            "slug": principal.slug,
+            "role": principal.role,
+            "scopes": sorted(principal.scopes),
+        }
+    )
