@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 

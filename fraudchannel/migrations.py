@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import structlog
 
-from fraudchannel.db import SQL_DIR
+from fraudchannel.db import SQL_DIR, Conn
 from fraudchannel.errors import MigrationError
 
 log = structlog.get_logger(__name__)
@@ -64,7 +63,7 @@ def discover(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def pending(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> list[Migration]:
+async def pending(conn: Conn, folder: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Return migrations not yet applied; raise MigrationError if an applied one was edited."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     applied: dict[int, str] = {}
@@ -91,7 +90,7 @@ async def pending(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> li
     return todo
 
 
-async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> list[int]:
+async def migrate(conn: Conn, folder: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply every pending migration, each in its own transaction; return the versions applied."""
     await conn.execute("SELECT pg_advisory_lock($1::bigint)", LOCK_KEY)
     try:
@@ -114,7 +113,7 @@ async def migrate(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> li
         await conn.execute("SELECT pg_advisory_unlock($1::bigint)", LOCK_KEY)
 
 
-async def is_current(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> bool:
+async def is_current(conn: Conn, folder: Path = MIGRATIONS_DIR) -> bool:
     """Return True when every migration is applied and none was edited."""
     try:
         return not await pending(conn, folder)
