@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(open_db)
+    app.cleanup_ctx.extend([open_db, auth.open_keyring])  # the keyring needs the pool
     for table in ROUTE_TABLES:
         table.add_to(app)
     return app

@@ -1,8 +1,424 @@
-"""Wire models (pydantic v2): placeholder until the report schema lands."""
+"""Wire models of the report schema v1 (pydantic v2) and the JSON Schema documents built from them.
+
+Strict by design: unknown members are refused (`extra="forbid"`), every string is bounded and may
+not hold NUL (PostgreSQL text cannot store it), numbers are never read from strings, and
+timestamps must carry a UTC offset. fraudchannel.parsing reads requests into these models with
+RFC 6901 pointers on every error; `SCHEMA_DOCUMENTS` feeds `make schemas` (fraudchannel.schemas).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Final, Literal
 
-SCHEMA_DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {}
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from fraudchannel.iso4217 import CURRENCIES
+from fraudchannel.settings import Settings
+from fraudchannel.taxonomy import ScamType
+
+DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_BASE: Final = "https://fraudchannel.example/schemas/"
+BATCH_SCHEMA_FILE: Final = "report-batch.v1.schema.json"
+DEFAULT_MAX_REPORTS: Final[int] = Settings.model_fields["max_batch_reports"].default
+MAX_RELATED: Final = 10
+MAX_EVIDENCE: Final = 10
+
+NUL_FREE: Final = r"^[^\x00]*$"
+# Printable ASCII, no leading or trailing space: safe in logs, URLs and spreadsheets.
+CLIENT_REF_PATTERN: Final = r"^[!-~](?:[ -~]*[!-~])?$"
+
+Text32 = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NUL_FREE)]
+Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE)]
+Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NUL_FREE)]
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NUL_FREE)]
+Text256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NUL_FREE)]
+Text320 = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=NUL_FREE)]
+Text500 = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NUL_FREE)]
+Text1000 = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NUL_FREE)]
+Text2000 = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NUL_FREE)]
+UrlText = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=NUL_FREE)]
+ClientRef = Annotated[
+    str,
+    StringConstraints(max_length=128, pattern=CLIENT_REF_PATTERN),
+    Field(description="The reporter's own id of this report, unique per organisation."),
+]
+
+
+def _known_currency(code: str) -> str:
+    if code not in CURRENCIES:
+        raise PydanticCustomError("currency_unknown", "not an ISO 4217 currency code in use")
+    return code
+
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_known_currency),
+    Field(json_schema_extra={"enum": sorted(CURRENCIES)}),
+]
+
+
+class _Wire(BaseModel):
+    """Base of every wire model: strict, closed, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# ---- targets: a discriminated union on `type` -------------------------------------------------
+
+
+class UrlTarget(_Wire):
+    """A web page or site: any absolute URL, defanged forms ("hxxp", "[.]") accepted."""
+
+    type: Literal["url"]
+    url: UrlText
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"url": self.url}
+
+
+class PlatformAccountTarget(_Wire):
+    """An account on the platform: its handle, its numeric id or its profile URL (one at least)."""
+
+    type: Literal["platform_account"]
+    handle: Text256 | None = None
+    account_id: Text128 | None = None
+    profile_url: UrlText | None = None
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> PlatformAccountTarget:
+        if self.handle is None and self.account_id is None and self.profile_url is None:
+            raise PydanticCustomError(
+                "identifier_missing", "give at least one of handle, account_id, profile_url"
+            )
+        return self
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {
+            "handle": self.handle,
+            "account_id": self.account_id,
+            "profile_url": self.profile_url,
+        }
+
+
+class PhoneTarget(_Wire):
+    """A telephone number; `region` (ISO 3166-1 alpha-2) reads national forms, default GB."""
+
+    type: Literal["phone"]
+    number: Text64
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"number": self.number, "region": self.region}
+
+
+class EmailTarget(_Wire):
+    """An e-mail address used by the scam."""
+
+    type: Literal["email"]
+    address: Text320
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"address": self.address}
+
+
+class UkBankAccountTarget(_Wire):
+    """A UK bank account: sort code ("12-34-56") and account number ("12345678")."""
+
+    type: Literal["uk_bank_account"]
+    sort_code: Text32
+    account_number: Text32
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"sort_code": self.sort_code, "account_number": self.account_number}
+
+
+class IbanTarget(_Wire):
+    """An IBAN (ISO 13616), spaces allowed; a GB IBAN is the same target as its UK account."""
+
+    type: Literal["iban"]
+    iban: Text64
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"iban": self.iban}
+
+
+class CryptoWalletTarget(_Wire):
+    """A crypto-asset address; `chain` ("bitcoin", "ethereum", ...) helps read it."""
+
+    type: Literal["crypto_wallet"]
+    chain: Text32 | None = None
+    address: Text128
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"chain": self.chain, "address": self.address}
+
+
+class PaymentHandleTarget(_Wire):
+    """A handle on a payment service ("paypal", "revolut", "venmo", ...)."""
+
+    type: Literal["payment_handle"]
+    provider: Text64
+    handle: Text256
+
+    def fields(self) -> dict[str, str | None]:
+        """Return the fields canonicalisation reads."""
+        return {"provider": self.provider, "handle": self.handle}
+
+
+AnyTarget = (
+    UrlTarget
+    | PlatformAccountTarget
+    | PhoneTarget
+    | EmailTarget
+    | UkBankAccountTarget
+    | IbanTarget
+    | CryptoWalletTarget
+    | PaymentHandleTarget
+)
+Target = Annotated[AnyTarget, Field(discriminator="type")]
+TARGET_TYPES: Final[frozenset[str]] = frozenset(
+    (
+        "url",
+        "platform_account",
+        "phone",
+        "email",
+        "uk_bank_account",
+        "iban",
+        "crypto_wallet",
+        "payment_handle",
+    )
+)
+# The field an InvalidTarget points at, per target type (None: the target as a whole).
+PRIMARY_FIELD: Final[dict[str, str | None]] = {
+    "url": "url",
+    "platform_account": None,
+    "phone": "number",
+    "email": "address",
+    "uk_bank_account": None,
+    "iban": "iban",
+    "crypto_wallet": "address",
+    "payment_handle": "handle",
+}
+
+
+# ---- the rest of an item --------------------------------------------------------------------
+
+
+class VictimLoss(_Wire):
+    """Money victims lost, in minor units of an ISO 4217 currency (pence for GBP)."""
+
+    amount_minor: int = Field(ge=0, le=10**15)
+    currency: Currency
+
+
+class Evidence(_Wire):
+    """One piece of evidence the reporter holds: its SHA-256 and/or where it can be fetched."""
+
+    kind: Literal[
+        "screenshot",
+        "web_archive",
+        "html",
+        "email",
+        "sms",
+        "chat",
+        "call_recording",
+        "transaction",
+        "document",
+        "other",
+    ]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = None
+    uri: (
+        Annotated[
+            str,
+            StringConstraints(max_length=2048, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:[^\x00\s]+$"),
+        ]
+        | None
+    ) = None
+    description: Text1000 | None = None
+
+    @model_validator(mode="after")
+    def _locatable(self) -> Evidence:
+        if self.sha256 is None and self.uri is None:
+            raise PydanticCustomError("evidence_unlocatable", "give sha256, uri or both")
+        return self
+
+
+class ReportItem(_Wire):
+    """One notice (DSA Art 16(2)): what is reported, why it is illegal, and the reporter's facts.
+
+    `confidence` is the reporter's own categorical judgement (low/medium/high) rather than a
+    probability, which reporters cannot calibrate alike.
+    """
+
+    client_ref: ClientRef
+    target: Target
+    related: list[Target] | None = Field(
+        None,
+        max_length=MAX_RELATED,
+        description="Other targets behind the same scam (they are stored, not ticketed).",
+    )
+    scam_type: ScamType
+    explanation: Text2000 = Field(
+        description="Why the target is illegal: a sufficiently substantiated explanation "
+        "(DSA Art 16(2)(a))."
+    )
+    legal_ground: Text500 | None = Field(
+        None, description="Law breached, e.g. 'Fraud Act 2006 s2'."
+    )
+    observed_at: AwareDatetime | None = Field(
+        None, strict=False, description="When the reporter saw it (RFC 3339 with offset)."
+    )
+    impersonated_brand: Text200 | None = None
+    victim_loss: VictimLoss | None = None
+    victim_count: int | None = Field(None, ge=0, le=1_000_000_000)
+    confidence: Literal["low", "medium", "high"] | None = None
+    evidence: list[Evidence] | None = Field(None, max_length=MAX_EVIDENCE)
+
+
+class Submitter(_Wire):
+    """The individual submitting on the organisation's behalf (DSA Art 16(2)(c))."""
+
+    name: Text200
+    email: EmailStr = Field(max_length=320)
+
+
+class _Envelope(_Wire):
+    schema_version: Literal["1"]
+    submitter: Submitter
+    good_faith: Literal[True] = Field(
+        description="The submitter's bona fide statement that the notice is accurate and "
+        "complete (DSA Art 16(2)(d)); must be true."
+    )
+
+
+class ReportBatch(_Envelope):
+    """A batch of fraud reports from one trusted organisation (fraudchannel schema v1)."""
+
+    reports: list[ReportItem] = Field(min_length=1, max_length=DEFAULT_MAX_REPORTS)
+
+
+class RawBatch(_Envelope):
+    """The envelope with its items still raw JSON values (each validated later on its own)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="ReportBatch")
+
+    reports: list[Any] = Field(min_length=1)
+
+
+# ---- errors as JSON Pointers (RFC 6901) --------------------------------------------------------
+
+
+def escape_pointer_token(token: str | int) -> str:
+    """Return one reference token escaped per RFC 6901 §3 ("~" -> "~0", "/" -> "~1")."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _tokens(loc: Iterable[str | int]) -> list[str | int]:
+    """Return a pydantic `loc` without the tags pydantic inserts after a discriminated union."""
+    out: list[str | int] = []
+    union_next = False
+    for part in loc:
+        if union_next and isinstance(part, str) and part in TARGET_TYPES:
+            union_next = False
+            continue
+        out.append(part)
+        union_next = (len(out) == 1 and part == "target") or (
+            len(out) == 2 and out[0] == "related" and isinstance(part, int)
+        )
+    return out
+
+
+def pointer_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Return `exc`'s errors as `[{pointer, code, detail}]`, pointers under `prefix` (RFC 6901)."""
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=True):
+        tokens = _tokens(err["loc"])
+        pointer = prefix + "".join("/" + escape_pointer_token(t) for t in tokens)
+        code, detail = err["type"], err["msg"]
+        if code in ("union_tag_invalid", "union_tag_not_found"):
+            pointer += "/type"
+        if code == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NUL_FREE:
+            code, detail = "nul_character", "NUL characters are not allowed"
+        errors.append({"pointer": pointer, "code": code, "detail": detail})
+    return errors
+
+
+_validate_item: Final = ReportItem.__pydantic_validator__.validate_python
+
+
+def validate_item(index: int, raw: Any) -> ReportItem | list[dict[str, str]]:
+    """Return item `index` of a batch as a ReportItem, or its errors (pointers from the body)."""
+    try:
+        item: ReportItem = _validate_item(raw)
+    except ValidationError as exc:
+        return pointer_errors(exc, f"/reports/{index}")
+    return item
+
+
+# ---- committed JSON Schema documents ---------------------------------------------------------
+
+
+def report_batch_schema() -> dict[str, Any]:
+    """Return the JSON Schema (2020-12) of a report batch, with `$schema` and `$id`."""
+    doc = ReportBatch.model_json_schema(mode="validation")
+    return {"$schema": DIALECT, "$id": SCHEMA_BASE + BATCH_SCHEMA_FILE, **doc}
+
+
+SCHEMA_DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
+    BATCH_SCHEMA_FILE: report_batch_schema,
+}
+
+
+# ---- query parameters of GET /v1/reports -----------------------------------------------------
+
+
+class ReportQuery(BaseModel):
+    """Filters and cursor of GET /v1/reports (query parameters, read leniently as text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_type: (
+        Literal[
+            "url",
+            "platform_account",
+            "phone",
+            "email",
+            "uk_bank_account",
+            "iban",
+            "crypto_wallet",
+            "payment_handle",
+        ]
+        | None
+    ) = None
+    scam_type: ScamType | None = None
+    outcome: Literal["new_ticket", "linked_to_open_ticket", "recurrence_after_action"] | None = None
+    status: (
+        Literal["open", "in_review", "needs_info", "appealed", "actioned", "no_action"] | None
+    ) = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    client_ref: ClientRef | None = None
+    after: (
+        Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] | None
+    ) = None
+    limit: int = Field(100, ge=1, le=1000)

@@ -57,7 +57,9 @@ def main(argv: list[str]) -> int:
     if argv == ["check"]:
         stale = drift()
         if stale:
-            print(f"schemas/ is out of date: {', '.join(stale)}; run `make schemas`", file=sys.stderr)
+            print(
+                f"schemas/ is out of date: {', '.join(stale)}; run `make schemas`", file=sys.stderr
+            )
             return 1
         print("schemas/ matches the models")
         return 0

@@ -76,8 +76,7 @@ async def problem_responses(request: web.Request, handler: Handler) -> web.Strea
     except FraudChannelError as exc:
         if exc.status >= 500:
             log.exception("request_failed", error=type(exc).__name__)
-        response = exc_response(exc, request)
-        return response
+        return exc_response(exc, request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like pass through

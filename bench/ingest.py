@@ -1,0 +1,396 @@
+"""Ingest benchmark: end-to-end reports/s over HTTP against the raw PostgreSQL upsert limit.
+
+A benchmark, not a test: it prints figures, asserts nothing, and exits 0 unless it could not run.
+
+What it does, in one run on one machine (so the ratios compare like with like):
+1. a PostgreSQL (DATABASE_URL's server, else a temporary embedded one) and a fresh database,
+   migrated; two reporter organisations with real ES256 keys;
+2. `fraudchannel serve` in its own process (real HTTP on 127.0.0.1), tokens by the real exchange;
+3. the raw limit: the same target rows upserted straight through asyncpg, one
+   `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING` per batch, one connection;
+4. end to end: both organisations submit at once, batches of 1,000 and of 10,000 URL reports,
+   30% of them naming a target already reported (by either organisation);
+5. the same again with 1,000,000 targets (and their open tickets) already present;
+6. the server's peak RSS (VmHWM) around the 10,000-item batches.
+
+Usage: python bench/ingest.py [--reports-1k N] [--reports-10k N] [--existing N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fraudchannel import client, migrations, orgs  # noqa: E402
+from fraudchannel.db import create_pool  # noqa: E402
+
+DUPLICATE_SHARE = 0.30
+SCAM_TLDS = ("top", "xyz", "online", "shop", "click", "co.uk", "com", "pages.dev")
+
+
+@dataclass
+class Reporter:
+    """A registered reporter organisation with its private key and current access token."""
+
+    slug: str
+    kid: str
+    pem: bytes
+    token: str = ""
+
+
+class Workload:
+    """Generate URL report items; about 30% name a target generated before (any organisation)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.seen: list[str] = []
+        self.serial = 0
+
+    def url(self) -> str:
+        """Return a new URL, or (30%) one already used."""
+        if self.seen and self.rng.random() < DUPLICATE_SHARE:
+            return self.rng.choice(self.seen)
+        self.serial += 1
+        tld = SCAM_TLDS[self.serial % len(SCAM_TLDS)]
+        host = f"secure-login-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:12]}.bank-verify.{tld}"
+        url = f"https://{host}/account/{self.serial}/verify?utm_source=sms&id={self.serial}"
+        self.seen.append(url)
+        return url
+
+    def batch(self, prefix: str, size: int) -> bytes:
+        """Return the JSON body of one batch of `size` phishing reports."""
+        reports = [
+            {
+                "client_ref": f"{prefix}-{i}",
+                "target": {"type": "url", "url": self.url()},
+                "scam_type": "phishing",
+                "explanation": "Credential phishing page imitating a UK bank's login.",
+                "victim_loss": {"amount_minor": 125_000, "currency": "GBP"},
+                "victim_count": 1,
+            }
+            for i in range(size)
+        ]
+        envelope = {
+            "schema_version": "1",
+            "submitter": {"name": "Bench Fraud Team", "email": "fraud-team@bank.example"},
+            "good_faith": True,
+            "reports": reports,
+        }
+        return json.dumps(envelope).encode()
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def swap_db(dsn: str, name: str) -> str:
+    """Return `dsn` naming database `name` instead."""
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def register(pool: asyncpg.Pool, slug: str) -> Reporter:
+    """Register a reporter organisation with a fresh ES256 key."""
+    await orgs.create_org(
+        pool,
+        slug=slug,
+        legal_name=f"{slug} plc",
+        role="reporter",
+        contact_email="fraud@bank.example",
+        trust_tier=1,
+    )
+    key = client.generate_private_key("ES256")
+    pem = client.private_key_pem(key)
+    jwk = client.public_jwk(key, "ES256")
+    parsed = orgs.parse_public_key(json.dumps(jwk).encode())
+    await orgs.add_key(pool, slug, parsed)
+    return Reporter(slug, parsed.kid, pem)
+
+
+async def fetch_token(http: aiohttp.ClientSession, base: str, who: Reporter) -> None:
+    """Obtain an access token by the real client-credentials exchange."""
+    audience = f"{base}/oauth/token"
+    assertion = client.sign_client_assertion(who.pem, who.kid, "ES256", who.slug, audience)
+    async with http.post(audience, data=client.token_form(assertion)) as resp:
+        body = await resp.json()
+        if resp.status != 200:
+            raise SystemExit(f"token exchange failed: {resp.status} {body}")
+        who.token = body["access_token"]
+
+
+async def submit_stream(
+    http: aiohttp.ClientSession, base: str, who: Reporter, bodies: list[bytes]
+) -> int:
+    """Post `bodies` one after another for `who`; return the reports accepted."""
+    accepted = 0
+    for body in bodies:
+        headers = {"Authorization": f"Bearer {who.token}", "Content-Type": "application/json"}
+        async with http.post(f"{base}/v1/report-batches", data=body, headers=headers) as resp:
+            answer = await resp.json()
+            if resp.status != 202:
+                raise SystemExit(f"batch failed: {resp.status} {str(answer)[:500]}")
+            accepted += answer["counts"]["accepted"]
+    return accepted
+
+
+async def end_to_end(
+    http: aiohttp.ClientSession,
+    base: str,
+    reporters: list[Reporter],
+    work: Workload,
+    *,
+    total: int,
+    batch_size: int,
+    tag: str,
+) -> tuple[float, int]:
+    """Run both organisations at once; return (reports/s, reports accepted)."""
+    per_org = max(1, total // (len(reporters) * batch_size))
+    streams = [
+        [work.batch(f"{tag}-{who.slug}-{b}", batch_size) for b in range(per_org)]
+        for who in reporters
+    ]
+    for who in reporters:
+        await fetch_token(http, base, who)
+    started = time.perf_counter()
+    done = await asyncio.gather(
+        *(
+            submit_stream(http, base, who, bodies)
+            for who, bodies in zip(reporters, streams, strict=True)
+        )
+    )
+    seconds = time.perf_counter() - started
+    sent = sum(len(s) for s in streams) * batch_size
+    return sent / seconds, sum(done)
+
+
+def raw_rows(
+    urls: list[str], batch_size: int
+) -> Iterator[tuple[list[str], list[bytes], list[str]]]:
+    """Yield (keys, sha256s, canonicals) per batch, as the service would store URL targets."""
+    for start in range(0, len(urls), batch_size):
+        chunk = urls[start : start + batch_size]
+        keys = [u.split("://", 1)[1].split("?", 1)[0] for u in chunk]
+        yield keys, [hashlib.sha256(k.encode()).digest() for k in keys], chunk
+
+
+RAW_UPSERT = """
+INSERT INTO bench_raw_targets (kind, key, key_sha256, canonical)
+SELECT 'url', r.key, r.sha, r.canonical
+  FROM unnest($1::text[], $2::bytea[], $3::text[]) AS r(key, sha, canonical)
+    ON CONFLICT (kind, key_sha256) DO NOTHING
+"""
+
+
+async def raw_limit(
+    conn: asyncpg.Connection, work: Workload, *, total: int, batch_size: int
+) -> float:
+    """Return rows/s of the plain upsert of `total` rows (30% duplicates), `batch_size` a batch."""
+    urls = [work.url() for _ in range(total)]
+    batches = list(raw_rows(urls, batch_size))
+    started = time.perf_counter()
+    for keys, shas, canonicals in batches:
+        await conn.execute(RAW_UPSERT, keys, shas, canonicals)
+    return total / (time.perf_counter() - started)
+
+
+async def seed_existing(conn: asyncpg.Connection, count: int) -> float:
+    """Insert `count` URL targets, each with an open ticket, and the same into the raw table."""
+    started = time.perf_counter()
+    await conn.execute(
+        """
+        INSERT INTO targets (kind, key, key_sha256, canonical, registrable_domain)
+        SELECT 'url', k, sha256(convert_to(k, 'UTF8')), 'https://' || k, 'seed.example'
+          FROM (SELECT 'seed-' || n || '.seed.example/login' AS k
+                  FROM generate_series(1, $1::integer) AS n) AS s
+        """,
+        count,
+    )
+    await conn.execute(
+        "INSERT INTO tickets (target_id, report_count, org_count) "
+        "SELECT id, 1, 1 FROM targets WHERE registrable_domain = 'seed.example'"
+    )
+    await conn.execute(
+        "INSERT INTO bench_raw_targets (kind, key, key_sha256, canonical) "
+        "SELECT kind, key, key_sha256, canonical FROM targets "
+        "WHERE registrable_domain = 'seed.example'"
+    )
+    await conn.execute("VACUUM ANALYZE targets")
+    await conn.execute("VACUUM ANALYZE tickets")
+    await conn.execute("VACUUM ANALYZE bench_raw_targets")
+    return time.perf_counter() - started
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Return the process's peak resident set size (VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux: write 5 to /proc/PID/clear_refs)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+async def wait_ready(http: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until /readyz answers 200 (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            async with http.get(f"{base}/readyz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise SystemExit("the server did not become ready in 60 s")
+
+
+async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
+    """Run every phase; return the result rows."""
+    name = f"fc_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = swap_db(admin_dsn, name)
+    proc: subprocess.Popen[bytes] | None = None
+    rows: list[dict[str, Any]] = []
+    try:
+        conn = await asyncpg.connect(dsn)
+        await migrations.migrate(conn)
+        await conn.execute("CREATE TABLE bench_raw_targets (LIKE targets INCLUDING ALL)")
+        pool = await create_pool(dsn, min_size=1, max_size=2)
+        reporters = [await register(pool, f"bench-bank-{i}-{uuid.uuid4().hex[:6]}") for i in (1, 2)]
+        await pool.close()
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDCHANNEL_")} | {
+            "DATABASE_URL": dsn,
+            "FRAUDCHANNEL_PORT": str(port),
+            "FRAUDCHANNEL_LOG_LEVEL": "warning",
+        }
+        proc = subprocess.Popen(  # noqa: ASYNC220 (started once, before any timing)
+            [sys.executable, "-m", "fraudchannel", "serve"], env=env, cwd=ROOT
+        )
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            await wait_ready(http, base, proc)
+            for existing in (0, args.existing):
+                if existing:
+                    seconds = await seed_existing(conn, existing)
+                    print(
+                        f"seeded {existing:,} targets + open tickets in {seconds:.1f} s",
+                        file=sys.stderr,
+                    )
+                for batch_size, total in ((1_000, args.reports_1k), (10_000, args.reports_10k)):
+                    tag = f"e{existing}-b{batch_size}"
+                    raw = await raw_limit(
+                        conn,
+                        Workload(seed=batch_size + existing),
+                        total=total,
+                        batch_size=batch_size,
+                    )
+                    if batch_size == 10_000:
+                        reset_peak_rss(proc.pid)
+                    rate, accepted = await end_to_end(
+                        http,
+                        base,
+                        reporters,
+                        Workload(seed=7 + batch_size + existing),
+                        total=total,
+                        batch_size=batch_size,
+                        tag=tag,
+                    )
+                    row = {
+                        "existing_targets": existing,
+                        "batch_size": batch_size,
+                        "reports": accepted,
+                        "e2e_reports_per_s": round(rate),
+                        "raw_rows_per_s": round(raw),
+                        "ratio": round(rate / raw, 3),
+                        "server_peak_rss_mb": round(peak_rss_mb(proc.pid), 1),
+                    }
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr)
+        await conn.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return rows
+
+
+def main() -> None:
+    """Parse arguments, find a PostgreSQL, run, print a table and a JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--reports-1k", type=int, default=40_000, help="reports in 1,000-item batches"
+    )
+    parser.add_argument(
+        "--reports-10k", type=int, default=60_000, help="reports in 10,000-item batches"
+    )
+    parser.add_argument(
+        "--existing", type=int, default=1_000_000, help="targets seeded for phase 2"
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.reports_1k, args.reports_10k, args.existing = 4_000, 20_000, 50_000
+
+    dsn = os.environ.get("DATABASE_URL")
+    server = None
+    if not dsn:
+        from fraudchannel.embedded_pg import EmbeddedPostgres
+
+        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="fc-bench-")) / "pg", temporary=True)
+        dsn = server.start()
+    try:
+        rows = asyncio.run(run(args, dsn))
+    finally:
+        if server is not None:
+            server.stop()
+    print(
+        f"{'existing':>10} {'batch':>6} {'e2e rep/s':>10} {'raw rows/s':>11} {'ratio':>6} "
+        f"{'peak RSS MB':>12}"
+    )
+    for r in rows:
+        print(
+            f"{r['existing_targets']:>10,} {r['batch_size']:>6,} {r['e2e_reports_per_s']:>10,} "
+            f"{r['raw_rows_per_s']:>11,} {r['ratio']:>6.3f} {r['server_peak_rss_mb']:>12.1f}"
+        )
+    print(json.dumps({"ingest": rows}))
+
+
+if __name__ == "__main__":
+    main()

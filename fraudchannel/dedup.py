@@ -1,0 +1,306 @@
+"""Deduplication steps of the ingest transaction: targets, tickets and reports, set-based.
+
+Targets are unique on (kind, key); a target has at most one open ticket (partial unique index);
+a report is unique on (org_id, client_ref). Each step is one statement over arrays
+(sql/queries/ingest.sql), rows taken in one fixed order (targets by (kind, key hash), tickets by
+target id, then locked by ticket id, reports by client_ref) so that concurrent batches queue
+instead of deadlocking. A target's first notice since its last decision opens its ticket (with
+its counts and priority); later ones lock the open ticket, add to its counts and re-score it
+(fraudchannel.priority). A ticket decided between two of our statements, or a client_ref a
+concurrent batch of the same organisation stored first, raises Retry: the caller runs the whole
+transaction again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from fraudchannel import notices, priority
+from fraudchannel.db import query
+from fraudchannel.notices import Notice, TargetIdent
+from fraudchannel.principal import Principal
+
+UPSERT_TARGETS: Final = query("ingest", "upsert_targets")
+TARGET_IDS: Final = query("ingest", "target_ids")
+OPEN_TICKETS: Final = query("ingest", "open_tickets")
+LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
+REPORTED_BEFORE: Final = query("ingest", "reported_before")
+INSERT_REPORTS: Final = query("ingest", "insert_reports")
+LINK_RELATED_TARGETS: Final = query("ingest", "link_related_targets")
+UPDATE_TICKETS: Final = query("ingest", "update_tickets")
+
+# A connection as the service sees it: its own, or one borrowed from the pool.
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+class Retry(Exception):
+    """A concurrent batch changed what this one read; run the transaction again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A ticket this batch opened: its id, the state of the one it follows, its SLA due time."""
+
+    ticket_id: UUID
+    prev_state: str | None
+    due: datetime
+
+
+@dataclass(slots=True)
+class Stored:
+    """A stored notice as answers show it: its report, ticket, target and outcome."""
+
+    report_id: UUID
+    ticket_id: UUID
+    target: dict[str, str]
+    outcome: str
+    decision_by: datetime | None
+
+
+async def _target_ids(
+    conn: Conn, fresh: Sequence[Notice]
+) -> tuple[dict[TargetIdent, int], dict[int, dict[str, str]]]:
+    """Upsert every target the notices name (sorted, once each).
+
+    Returns ({ident: target id}, {target id: the target as stored, shown as answers show it}).
+    """
+    targets = {t.ident: t for n in fresh for t in (n.target, *n.related)}
+    order = sorted(targets)
+    cts = [targets[i].canonical for i in order]
+    kinds = [i[0] for i in order]
+    hashes = [i[1] for i in order]
+    await conn.execute(
+        UPSERT_TARGETS,
+        kinds,
+        [c.key for c in cts],
+        hashes,
+        [c.canonical for c in cts],
+        [c.registrable_domain for c in cts],
+    )
+    rows = await conn.fetch(TARGET_IDS, kinds, hashes)
+    if len(rows) != len(order):
+        raise Retry
+    shown = {
+        r["id"]: notices.shown_target(kind, r["canonical"], r["registrable_domain"])
+        for kind, r in zip(kinds, rows, strict=True)
+    }
+    return {ident: r["id"] for ident, r in zip(order, rows, strict=True)}, shown
+
+
+async def store_fresh(
+    conn: Conn,
+    principal: Principal,
+    fresh: list[Notice],
+    batch_id: UUID,
+    now: datetime,
+) -> dict[int, Stored]:
+    """Store notices not seen before: targets, tickets, reports, links; return them by index."""
+    target_id, shown = await _target_ids(conn, fresh)
+    adds: dict[int, _Contribution] = {}
+    for n in fresh:
+        tid = target_id[n.target.ident]
+        found = adds.get(tid)
+        if found is None:
+            found = adds[tid] = _Contribution(n.target.canonical.kind, n.index)
+        found.add(n)
+    main_ids = sorted(adds)
+    opened = await _open_tickets(conn, principal, main_ids, adds, now)
+    ticket_of = {tid: o.ticket_id for tid, o in opened.items()}
+    due = {o.ticket_id: o.due for o in opened.values()}
+    linked = [tid for tid in main_ids if tid not in opened]
+    if linked:
+        due.update(await _link_tickets(conn, principal, linked, adds, ticket_of, now))
+
+    outcome: dict[int, str] = {}
+    for n in fresh:
+        tid = target_id[n.target.ident]
+        if tid in opened and adds[tid].first_index == n.index:  # it opened the ticket
+            prev = opened[tid].prev_state
+            outcome[n.index] = "recurrence_after_action" if prev == "actioned" else "new_ticket"
+        else:
+            outcome[n.index] = "linked_to_open_ticket"
+
+    rows = sorted(fresh, key=lambda n: n.client_ref)
+    inserted = await conn.fetch(
+        INSERT_REPORTS,
+        principal.org_id,
+        batch_id,
+        [n.index for n in rows],
+        [n.client_ref for n in rows],
+        [target_id[n.target.ident] for n in rows],
+        [n.target.canonical.kind for n in rows],
+        [ticket_of[target_id[n.target.ident]] for n in rows],
+        [outcome[n.index] for n in rows],
+        [n.item.scam_type for n in rows],
+        [n.loss_major for n in rows],
+        [n.item.victim_count for n in rows],
+        [n.item.observed_at for n in rows],
+        [n.target_evidence for n in rows],
+        [n.body for n in rows],
+    )
+    if len(inserted) != len(rows):
+        raise Retry  # a concurrent batch of this organisation stored one of our client_refs
+    report_id = {r["item_index"]: r["id"] for r in inserted}
+    await _link_related(conn, fresh, report_id, target_id)
+    stored = {}
+    for n in fresh:
+        tid = target_id[n.target.ident]
+        ticket_id = ticket_of[tid]
+        stored[n.index] = Stored(
+            report_id[n.index], ticket_id, shown[tid], outcome[n.index], due[ticket_id]
+        )
+    return stored
+
+
+async def _open_tickets(
+    conn: Conn,
+    principal: Principal,
+    main_ids: list[int],
+    adds: dict[int, _Contribution],
+    now: datetime,
+) -> dict[int, _Opened]:
+    """Open tickets, counts and priority included, for targets without an open one.
+
+    Returns {target id: the ticket opened} for the targets whose ticket this batch opened.
+    """
+    cols: list[list[Any]] = [[] for _ in range(9)]
+    for tid in main_ids:
+        add = adds[tid]
+        score = priority.score(
+            priority.Signals(
+                best_trust_tier=principal.trust_tier,
+                org_count=1,
+                max_loss_major=add.max_loss or 0.0,
+                victim_count=add.victims,
+                scam_types=frozenset(add.scam_types),
+                target_kind=add.kind,
+                first_reported_at=now,
+                now=now,
+            )
+        )
+        row = (
+            tid,
+            add.reports,
+            add.max_loss,
+            add.victims,
+            ",".join(sorted(add.scam_types)),
+            score.score,
+            score.band,
+            score.reasons_json,
+            now + score.sla,
+        )
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    rows = await conn.fetch(OPEN_TICKETS, *cols, principal.trust_tier)
+    due_by_target = dict(zip(main_ids, cols[-1], strict=True))
+    return {
+        r["target_id"]: _Opened(r["id"], r["prev_state"], due_by_target[r["target_id"]])
+        for r in rows
+    }
+
+
+async def _link_tickets(
+    conn: Conn,
+    principal: Principal,
+    linked: list[int],
+    adds: dict[int, _Contribution],
+    ticket_of: dict[int, UUID],
+    now: datetime,
+) -> dict[UUID, datetime]:
+    """Add the notices to the open tickets of `linked` targets: lock them (by ticket id), add
+    counts, re-score; fill `ticket_of` and return the tickets' SLA due times.
+    """
+    locked = await conn.fetch(LOCK_OPEN_TICKETS, linked)
+    if len(locked) != len(linked):
+        raise Retry  # a ticket was decided between open_tickets and the lock
+    ticket_ids = [r["id"] for r in locked]
+    before = {
+        r["ticket_id"] for r in await conn.fetch(REPORTED_BEFORE, ticket_ids, principal.org_id)
+    }
+    cols: list[list[Any]] = [[] for _ in range(12)]
+    due: dict[UUID, datetime] = {}
+    for old in locked:
+        ticket_id, add = old["id"], adds[old["target_id"]]
+        ticket_of[old["target_id"]] = ticket_id
+        tier = min(old["best_trust_tier"] or principal.trust_tier, principal.trust_tier)
+        org_count = old["org_count"] + (0 if ticket_id in before else 1)
+        losses = [x for x in (old["max_loss_major"], add.max_loss) if x is not None]
+        max_loss = max(losses) if losses else None
+        victims = old["victim_count"] + add.victims
+        scam_types = set(old["scam_types"]) | add.scam_types
+        first = old["first_reported_at"] or now
+        score = priority.score(
+            priority.Signals(
+                best_trust_tier=tier,
+                org_count=org_count,
+                max_loss_major=max_loss or 0.0,
+                victim_count=victims,
+                scam_types=frozenset(scam_types),
+                target_kind=add.kind,
+                first_reported_at=first,
+                now=now,
+            )
+        )
+        due[ticket_id] = old["opened_at"] + score.sla
+        row = (
+            ticket_id,
+            old["report_count"] + add.reports,
+            org_count,
+            tier,
+            max_loss,
+            victims,
+            ",".join(sorted(scam_types)),
+            first,
+            score.score,
+            score.band,
+            score.reasons_json,
+            due[ticket_id],
+        )
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    await conn.execute(UPDATE_TICKETS, *cols)
+    return due
+
+
+async def _link_related(
+    conn: Conn,
+    fresh: Sequence[Notice],
+    report_id: dict[int, UUID],
+    target_id: dict[TargetIdent, int],
+) -> None:
+    links = [
+        (report_id[n.index], target_id[t.ident], pos)
+        for n in fresh
+        for pos, t in enumerate(n.related)
+    ]
+    if links:
+        await conn.execute(LINK_RELATED_TARGETS, *(list(col) for col in zip(*links, strict=True)))
+
+
+class _Contribution:
+    """What one batch's notices add to one target's ticket (`first_index`: its first notice)."""
+
+    __slots__ = ("first_index", "kind", "max_loss", "reports", "scam_types", "victims")
+
+    def __init__(self, kind: str, first_index: int) -> None:
+        self.kind = kind
+        self.first_index = first_index
+        self.reports = 0
+        self.victims = 0
+        self.max_loss: float | None = None
+        self.scam_types: set[str] = set()
+
+    def add(self, n: Notice) -> None:
+        self.reports += 1
+        self.victims += n.item.victim_count or 0
+        loss = n.loss_major
+        if loss is not None and (self.max_loss is None or loss > self.max_loss):
+            self.max_loss = loss
+        self.scam_types.add(n.item.scam_type)

@@ -1,0 +1,408 @@
+"""The ingest service on a real PostgreSQL: storing, deduplicating, linking and replaying."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from fraudchannel import ingest
+from fraudchannel.errors import IdempotencyKeyReused
+from fraudchannel.parsing import parse_envelope
+from fraudchannel.principal import ROLE_SCOPES, Principal
+
+
+async def new_org(pool: asyncpg.Pool, trust_tier: int = 2) -> Principal:
+    """Insert a reporter organisation directly and return it as a caller."""
+    slug = f"t-{uuid.uuid4().hex[:16]}"
+    org_id = await pool.fetchval(
+        "INSERT INTO organisations (slug, legal_name, role, trust_tier, contact_email) "
+        "VALUES ($1, $2, 'reporter', $3, 'fraud@bank.example') RETURNING id",
+        slug,
+        f"Bank {slug}",
+        trust_tier,
+    )
+    return Principal(org_id, slug, "reporter", trust_tier, ROLE_SCOPES["reporter"], "test")
+
+
+async def one(pool: asyncpg.Pool, sql: str, *args: Any) -> asyncpg.Record:
+    """Return the one row `sql` selects."""
+    row = await pool.fetchrow(sql, *args)
+    assert row is not None
+    return row
+
+
+def host() -> str:
+    return f"evil-{uuid.uuid4().hex[:12]}.co.uk"
+
+
+def url_item(ref: str, url: str, **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "client_ref": ref,
+        "target": {"type": "url", "url": url},
+        "scam_type": "phishing",
+        "explanation": "Imitates the bank's login page.",
+    }
+    doc.update(over)
+    return doc
+
+
+def body_of(items: list[Any]) -> bytes:
+    return json.dumps(
+        {
+            "schema_version": "1",
+            "submitter": {"name": "Ann Analyst", "email": "ann@bank.example"},
+            "good_faith": True,
+            "reports": items,
+        }
+    ).encode()
+
+
+async def submit(
+    pool: asyncpg.Pool, org: Principal, items: list[Any], key: str | None = None
+) -> dict[str, Any]:
+    body = body_of(items)
+    answer = await ingest.submit(
+        pool,
+        org,
+        parse_envelope(body, max_reports=10_000),
+        request_sha256=hashlib.sha256(body).digest(),
+        idempotency_key=key,
+    )
+    assert answer.status == 202
+    doc: dict[str, Any] = json.loads(answer.body)
+    return doc
+
+
+async def test_mixed_batch_stores_the_good_items_and_answers_every_item(
+    pool: asyncpg.Pool,
+) -> None:
+    org = await new_org(pool)
+    h = host()
+    doc = await submit(
+        pool,
+        org,
+        [
+            url_item("a", f"hxxps://{h}[.]/login?utm_source=sms"),
+            url_item("b", "definitely not a url"),
+            {"client_ref": "c", "target": {"type": "phone", "number": "+447700900123"}},
+            url_item("d", f"https://{h}/other", victim_count=2),
+            42,
+        ],
+    )
+    items = doc["items"]
+    assert [i["index"] for i in items] == [0, 1, 2, 3, 4]
+    assert doc["counts"] == {
+        "accepted": 2,
+        "rejected": 3,
+        "new_ticket": 2,
+        "linked_to_open_ticket": 0,
+        "recurrence_after_action": 0,
+        "duplicate_of_own_report": 0,
+    }
+    assert items[0]["target"] == {
+        "type": "url",
+        "canonical": f"https://{h}/login",
+        "registrable_domain": h,
+    }
+    assert items[0]["outcome"] == "new_ticket"
+    assert items[1]["errors"][0]["pointer"] == "/reports/1/target/url"
+    assert {e["pointer"] for e in items[2]["errors"]} == {
+        "/reports/2/scam_type",
+        "/reports/2/explanation",
+    }
+    assert items[4] == {"index": 4, "errors": items[4]["errors"]}
+    rows = await pool.fetch(
+        "SELECT client_ref, body, outcome::text, batch_id FROM reports WHERE org_id = $1 "
+        "ORDER BY item_index",
+        org.org_id,
+    )
+    assert [r["client_ref"] for r in rows] == ["a", "d"]
+    assert rows[0]["body"]["target"]["url"] == f"hxxps://{h}[.]/login?utm_source=sms"
+    assert str(rows[0]["batch_id"]) == doc["batch_id"]
+    stored = await pool.fetchval(
+        "SELECT response::text FROM report_batches WHERE id = $1", uuid.UUID(doc["batch_id"])
+    )
+    assert json.loads(stored) == doc
+
+
+async def test_a_batch_of_only_bad_items_is_answered_and_recorded(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    doc = await submit(pool, org, [{"client_ref": "x"}, "y"])
+    assert doc["counts"]["accepted"] == 0
+    assert doc["counts"]["rejected"] == 2
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 0
+    assert await pool.fetchval(
+        "SELECT item_count FROM report_batches WHERE id = $1", uuid.UUID(doc["batch_id"])
+    )
+
+
+async def test_http_and_https_of_one_page_are_one_ticket(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    h = host()
+    doc = await submit(
+        pool, org, [url_item("a", f"http://{h}/pay"), url_item("b", f"HTTPS://{h.upper()}/pay")]
+    )
+    a, b = doc["items"]
+    assert a["ticket_id"] == b["ticket_id"]
+    assert (a["outcome"], b["outcome"]) == ("new_ticket", "linked_to_open_ticket")
+    assert a["target"] == b["target"]  # the target as stored: its first report's form
+    ticket = await one(
+        pool, "SELECT report_count, org_count FROM tickets WHERE id = $1", uuid.UUID(a["ticket_id"])
+    )
+    assert (ticket["report_count"], ticket["org_count"]) == (2, 1)
+
+
+async def test_a_resent_client_ref_returns_the_original_and_changes_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    org = await new_org(pool)
+    h = host()
+    first = await submit(pool, org, [url_item("ref-1", f"https://{h}/a")])
+    again = await submit(
+        pool,
+        org,
+        [url_item("ref-1", f"https://{h}/totally-different"), url_item("ref-2", f"https://{h}/a")],
+    )
+    original, dup = first["items"][0], again["items"][0]
+    assert dup["outcome"] == "duplicate_of_own_report"
+    assert (dup["report_id"], dup["ticket_id"], dup["target"]) == (
+        original["report_id"],
+        original["ticket_id"],
+        original["target"],
+    )
+    assert again["items"][1]["outcome"] == "linked_to_open_ticket"
+    assert again["counts"]["duplicate_of_own_report"] == 1
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 2
+    counts = await one(
+        pool,
+        "SELECT report_count, org_count FROM tickets WHERE id = $1",
+        uuid.UUID(original["ticket_id"]),
+    )
+    assert (counts["report_count"], counts["org_count"]) == (2, 1)
+
+
+async def test_a_client_ref_twice_in_one_batch_is_a_duplicate_of_the_first(
+    pool: asyncpg.Pool,
+) -> None:
+    org = await new_org(pool)
+    doc = await submit(
+        pool, org, [url_item("same", f"https://{host()}/"), url_item("same", f"https://{host()}/")]
+    )
+    first, second = doc["items"]
+    assert second["outcome"] == "duplicate_of_own_report"
+    assert second["report_id"] == first["report_id"]
+    assert second["index"] == 1
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 1
+
+
+async def test_idempotency_key_replays_the_stored_answer(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    items = [url_item("k-1", f"https://{host()}/")]
+    body = body_of(items)
+    sha = hashlib.sha256(body).digest()
+    batch = parse_envelope(body, max_reports=10)
+    first = await ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="key-1")
+    second = await ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="key-1")
+    assert (second.status, second.body, second.replayed) == (202, first.body, True)
+    assert (
+        await pool.fetchval("SELECT count(*) FROM report_batches WHERE org_id = $1", org.org_id)
+        == 1
+    )
+    other = body_of([url_item("k-2", f"https://{host()}/")])
+    with pytest.raises(IdempotencyKeyReused):
+        await ingest.submit(
+            pool,
+            org,
+            parse_envelope(other, max_reports=10),
+            request_sha256=hashlib.sha256(other).digest(),
+            idempotency_key="key-1",
+        )
+    # keys belong to an organisation: another may use the same one
+    stranger = await new_org(pool)
+    third = await ingest.submit(pool, stranger, batch, request_sha256=sha, idempotency_key="key-1")
+    assert not third.replayed
+
+
+async def test_concurrent_same_key_requests_store_once(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    body = body_of([url_item(f"c-{i}", f"https://{host()}/") for i in range(50)])
+    sha = hashlib.sha256(body).digest()
+    batch = parse_envelope(body, max_reports=100)
+    answers = await asyncio.gather(
+        *(
+            ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="same")
+            for _ in range(3)
+        )
+    )
+    assert len({a.body for a in answers}) == 1
+    assert sorted(a.replayed for a in answers) == [False, True, True]
+    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 50
+
+
+async def test_a_report_after_action_opens_a_linked_recurrence(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    url = f"https://{host()}/login"
+    first = (await submit(pool, org, [url_item("r-1", url)]))["items"][0]
+    old = uuid.UUID(first["ticket_id"])
+    await pool.execute(
+        "UPDATE tickets SET state = 'actioned', decided_at = now() WHERE id = $1", old
+    )
+    again = (await submit(pool, org, [url_item("r-2", url), url_item("r-3", url)]))["items"]
+    assert again[0]["outcome"] == "recurrence_after_action"
+    assert again[1]["outcome"] == "linked_to_open_ticket"
+    new = uuid.UUID(again[0]["ticket_id"])
+    assert new != old
+    row = await one(
+        pool,
+        "SELECT recurrence_of, state::text, report_count, org_count FROM tickets WHERE id = $1",
+        new,
+    )
+    assert (row["recurrence_of"], row["state"], row["report_count"], row["org_count"]) == (
+        old,
+        "open",
+        2,
+        1,
+    )
+
+
+async def test_a_report_after_no_action_opens_a_new_linked_ticket(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    url = f"https://{host()}/"
+    first = (await submit(pool, org, [url_item("n-1", url)]))["items"][0]
+    old = uuid.UUID(first["ticket_id"])
+    await pool.execute("UPDATE tickets SET state = 'no_action' WHERE id = $1", old)
+    again = (await submit(pool, org, [url_item("n-2", url)]))["items"][0]
+    assert again["outcome"] == "new_ticket"
+    assert (
+        await pool.fetchval(
+            "SELECT recurrence_of FROM tickets WHERE id = $1", uuid.UUID(again["ticket_id"])
+        )
+        == old
+    )
+
+
+async def test_four_concurrent_submitters_share_one_ticket_per_target(pool: asyncpg.Pool) -> None:
+    orgs = [await new_org(pool, trust_tier=t) for t in (1, 2, 2, 3)]
+    hosts = [host() for _ in range(40)]
+    # org k reports every target, plus each target once more in another form for org 0 and 1
+    batches: list[list[dict[str, Any]]] = []
+    for k, _org in enumerate(orgs):
+        order = hosts[k:] + hosts[:k]  # a different order per org
+        items = [url_item(f"o{k}-{h}", f"https://{h}/x") for h in order]
+        if k < 2:
+            items += [url_item(f"o{k}-again-{h}", f"http://{h}/x") for h in hosts[::2]]
+        batches.append(items)
+    docs = await asyncio.gather(
+        *(submit(pool, org, items) for org, items in zip(orgs, batches, strict=True))
+    )
+    tickets = await pool.fetch(
+        "SELECT k.id, k.report_count, k.org_count, k.best_trust_tier, t.key "
+        "FROM tickets k JOIN targets t ON t.id = k.target_id WHERE t.key = ANY($1::text[])",
+        [f"{h}/x" for h in hosts],
+    )
+    assert len(tickets) == len(hosts)  # one ticket per target, none twice
+    by_key = {t["key"]: t for t in tickets}
+    for i, h in enumerate(hosts):
+        t = by_key[f"{h}/x"]
+        assert t["org_count"] == 4
+        assert t["report_count"] == (6 if i % 2 == 0 else 4)
+        assert t["best_trust_tier"] == 1
+    answered = {i["ticket_id"] for d in docs for i in d["items"]}
+    assert answered == {str(t["id"]) for t in tickets}
+    outcomes = [i["outcome"] for d in docs for i in d["items"]]
+    assert outcomes.count("new_ticket") == len(hosts)
+    reports = await pool.fetchval(
+        "SELECT count(*) FROM reports WHERE org_id = ANY($1::uuid[])", [o.org_id for o in orgs]
+    )
+    assert reports == sum(len(b) for b in batches)
+
+
+async def test_related_targets_are_stored_and_linked_without_tickets(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    phone = "+447700900" + str(uuid.uuid4().int % 1000).zfill(3)
+    doc = await submit(
+        pool,
+        org,
+        [url_item("rel", f"https://{host()}/", related=[{"type": "phone", "number": phone}])],
+    )
+    report_id = uuid.UUID(doc["items"][0]["report_id"])
+    rows = await pool.fetch(
+        "SELECT t.kind::text, t.canonical, t.id FROM report_related_targets r "
+        "JOIN targets t ON t.id = r.target_id WHERE r.report_id = $1",
+        report_id,
+    )
+    assert [(r["kind"], r["canonical"]) for r in rows] == [("phone", phone)]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM tickets WHERE target_id = $1", rows[0]["id"]) == 0
+    )
+
+
+async def test_tickets_carry_priority_reasons_and_sla(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool, trust_tier=1)
+    doc = await submit(
+        pool,
+        org,
+        [
+            url_item(
+                "p",
+                f"https://{host()}/",
+                scam_type="impersonation_police",
+                victim_loss={"amount_minor": 5_000_000, "currency": "GBP"},
+                victim_count=20,
+            )
+        ],
+    )
+    item = doc["items"][0]
+    t = await one(
+        pool,
+        "SELECT priority, band::text, priority_reasons, sla_due_at, opened_at, max_loss_major, "
+        "victim_count, scam_types FROM tickets WHERE id = $1",
+        uuid.UUID(item["ticket_id"]),
+    )
+    assert t["band"] == "P1"
+    assert t["priority"] == sum(r["points"] for r in t["priority_reasons"])
+    assert (t["sla_due_at"] - t["opened_at"]).total_seconds() == 4 * 3600
+    assert (t["max_loss_major"], t["victim_count"], t["scam_types"]) == (
+        50_000.0,
+        20,
+        ["impersonation_police"],
+    )
+    assert item["indicative_decision_by"].startswith(str(t["sla_due_at"].date()))
+
+
+async def test_linking_another_org_raises_org_count_and_priority(pool: asyncpg.Pool) -> None:
+    a, b = await new_org(pool), await new_org(pool)
+    url = f"https://{host()}/"
+    first = (await submit(pool, a, [url_item("x", url)]))["items"][0]
+    ticket_id = uuid.UUID(first["ticket_id"])
+    before = await pool.fetchval("SELECT priority FROM tickets WHERE id = $1", ticket_id)
+    second = (await submit(pool, b, [url_item("x", url)]))["items"][0]
+    assert second["outcome"] == "linked_to_open_ticket"
+    row = await one(
+        pool, "SELECT priority, org_count, report_count FROM tickets WHERE id = $1", ticket_id
+    )
+    assert (row["org_count"], row["report_count"]) == (2, 2)
+    assert row["priority"] > before
+    third = (await submit(pool, b, [url_item("y", url)]))["items"][0]
+    assert third["outcome"] == "linked_to_open_ticket"
+    assert await pool.fetchval("SELECT org_count FROM tickets WHERE id = $1", ticket_id) == 2
+
+
+async def test_the_answer_counts_add_up_on_a_large_batch(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    hosts = [host() for _ in range(300)]
+    items: list[Any] = [url_item(f"big-{i}", f"https://{hosts[i % 300]}/") for i in range(1000)]
+    items[10] = {"client_ref": "broken"}
+    doc = await submit(pool, org, items)
+    c = doc["counts"]
+    assert c["accepted"] + c["rejected"] == 1000
+    assert c["rejected"] == 1
+    assert c["new_ticket"] == 300
+    assert c["linked_to_open_ticket"] == 699
+    assert len(doc["items"]) == 1000
