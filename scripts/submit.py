@@ -58,6 +58,7 @@ from typing import IO, Any, Final, Literal, NoReturn
 import aiohttp
 import click
 
+from fraudchannel import client
 from fraudchannel.client import (
     ALGORITHMS,
     check_key_fits,
@@ -1255,7 +1256,10 @@ TARGET_TYPES = tuple(TARGET_FIELDS)
     help="PEM private key whose public half is registered (scripts/keygen.py).",
 )
 @click.option(
-    "--kid", envvar="FC_KID", show_envvar=True, help="Key id registered with the public key."
+    "--kid",
+    envvar="FC_KID",
+    show_envvar=True,
+    help="Key id registered with the public key (default: its RFC 7638 thumbprint).",
 )
 @click.option(
     "--alg",
@@ -1499,14 +1503,15 @@ def credentials(
     Raises UsageProblem when a credential is missing or the key file cannot be used, before any
     input is read.
     """
-    given = {"--url": url, "--client-id": client_id, "--key-file": key_file, "--kid": kid}
+    given = {"--url": url, "--client-id": client_id, "--key-file": key_file}
     missing = [name for name, value in given.items() if not value]
     if missing:
-        fail_usage(
-            f"missing {', '.join(missing)} (flags, or FC_URL, FC_CLIENT_ID, FC_KEY_FILE, FC_KID)"
-        )
+        fail_usage(f"missing {', '.join(missing)} (flags, or FC_URL, FC_CLIENT_ID, FC_KEY_FILE)")
     pem = Path(str(key_file)).read_bytes()
     chosen = key_alg(pem, alg)
+    # Like get_token.py: the default kid is the key's RFC 7638 thumbprint, as keygen and the
+    # operator's `key add` name it.
+    kid = kid or client.public_jwk(client.load_private_key(pem), chosen)["kid"]
     options.url = str(url).rstrip("/")
     token_url = f"{options.url}/oauth/token"  # the assertion's audience (RFC 7523 §3)
 
