@@ -14,9 +14,30 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 TRACKING = ("utm_", "fbclid", "gclid", "dclid", "msclkid", "mc_eid", "mc_cid", "yclid", "igshid")
+
+
+def _host_kinds(a: SplitResult, b: SplitResult) -> list[str]:
+    host_a, host_b = a.netloc.rsplit("@", 1)[-1], b.netloc.rsplit("@", 1)[-1]
+    kinds = []
+    if (a.port, b.port) != (None, None) and a.hostname == b.hostname and a.port != b.port:
+        kinds.append("default port")
+    if host_a != host_b and host_a.lower() == host_b.lower():
+        kinds.append("host case")
+    bare_a, bare_b = host_a.split(":")[0], host_b.split(":")[0]
+    if bare_a.rstrip(".") != bare_b.rstrip(".") or bare_a == bare_b:
+        return kinds
+    return [*kinds, "trailing dot"]
+
+
+def _path_kind(a: str, b: str) -> str:
+    if a.rstrip("/") == b.rstrip("/"):
+        return "empty path / trailing slash"
+    if "%" in a + b:
+        return "percent-encoding"
+    return "dot segments" if "/." in a + b else "path other"
 
 
 def differences(first: str, other: str) -> list[str]:
@@ -25,33 +46,15 @@ def differences(first: str, other: str) -> list[str]:
     kinds = []
     if a.scheme.lower() != b.scheme.lower():
         kinds.append("scheme http/https")
-    if (a.port, b.port) != (None, None) and a.hostname == b.hostname and a.port != b.port:
-        kinds.append("default port")
+    kinds += _host_kinds(a, b)
     if a.fragment != b.fragment:
         kinds.append("fragment")
-    host_a, host_b = a.netloc.rsplit("@", 1)[-1], b.netloc.rsplit("@", 1)[-1]
-    if host_a != host_b and host_a.lower() == host_b.lower():
-        kinds.append("host case")
-    if host_a.rstrip(".").split(":")[0] != host_b.rstrip(".").split(":")[0] and (
-        host_a.split(":")[0].rstrip(".").lower() == host_b.split(":")[0].rstrip(".").lower()
-    ):
-        kinds.append("trailing dot")
     if a.query != b.query:
-        qa = [k for k, _ in parse_qsl(a.query, keep_blank_values=True)]
-        qb = [k for k, _ in parse_qsl(b.query, keep_blank_values=True)]
-        if any(k.startswith(TRACKING) for k in qa + qb):
-            kinds.append("tracking parameters")
-        else:
-            kinds.append("query encoding")
+        keys = [k for q in (a.query, b.query) for k, _ in parse_qsl(q, keep_blank_values=True)]
+        tracked = any(k.startswith(TRACKING) for k in keys)
+        kinds.append("tracking parameters" if tracked else "query encoding")
     if a.path != b.path:
-        if a.path.rstrip("/") == b.path.rstrip("/"):
-            kinds.append("empty path / trailing slash")
-        elif "%" in a.path + b.path:
-            kinds.append("percent-encoding")
-        elif "/." in a.path + b.path:
-            kinds.append("dot segments")
-        else:
-            kinds.append("path other")
+        kinds.append(_path_kind(a.path, b.path))
     if "@" in a.netloc or "@" in b.netloc:
         kinds.append("userinfo")
     if first.strip() == other.strip():
