@@ -25,6 +25,8 @@ from structlog.testing import capture_logs
 
 from fraudchannel import embedded_pg
 from fraudchannel.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir
+from fraudchannel.embedded_pg.accounts import _blocking_folder, _choose_account
+from fraudchannel.embedded_pg.processes import _wait_gone
 
 IS_ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not IS_ROOT, reason="the uid switch only happens as root")
@@ -42,8 +44,8 @@ def home(tmp_path: Path) -> Iterator[Path]:
     """Yield a folder the server's user can reach: tmp_path, or (as root, when tmp_path sits
     under pytest's 0700 basetemp) one created here and removed afterwards."""
     _bin_dir_or_skip()
-    who = embedded_pg._choose_account(None)
-    if not who.switches or embedded_pg._blocking_folder(tmp_path, who) is None:
+    who = _choose_account(None)
+    if not who.switches or _blocking_folder(tmp_path, who) is None:
         yield tmp_path
         return
     own = Path(tempfile.mkdtemp(prefix="fraudchannel-test-epg-"))
@@ -134,7 +136,7 @@ async def test_stale_pid_files_are_recovered_and_failed_starts_quote_the_log(
         await _execute(dsn, "CHECKPOINT")
         pid = _postmaster_pid(data)
         os.kill(pid, signal.SIGKILL)
-        assert embedded_pg._wait_gone([pid], 10) == []
+        assert _wait_gone([pid], 10) == []
         assert (data / "postmaster.pid").exists()  # stale
 
         with capture_logs() as logs:
@@ -205,7 +207,7 @@ def test_as_root_runs_unprivileged_and_changes_no_foreign_mode(tmp_path: Path) -
         assert stat.S_IMODE(cluster.stat().st_mode) == 0o700
 
     # A persistent cluster under a folder the user cannot enter is refused, not chmod-ed.
-    if embedded_pg._blocking_folder(tmp_path, embedded_pg._choose_account(None)) is not None:
+    if _blocking_folder(tmp_path, _choose_account(None)) is not None:
         with pytest.raises(EmbeddedPostgresError, match="FRAUDCHANNEL_PG_DATA_DIR"):
             EmbeddedPostgres(tmp_path / "kept", fsync=False).start()
         assert not (tmp_path / "kept").exists()
