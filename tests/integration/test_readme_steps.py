@@ -12,9 +12,11 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.auth_fixtures import GetToken, MakeOrg, bearer
+from tests.conftest import ROOT, Served, free_port
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(
@@ -93,3 +95,19 @@ async def test_register_and_token_steps_work_as_written(
     assert done.returncode == 0, done.stderr
     assert '"slug":"acme-bank"' in done.stdout.replace(" ", "")
     assert '"role":"reporter"' in done.stdout.replace(" ", "")
+
+
+async def test_the_readme_batch_example_is_accepted_as_written(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    section = README.split("## Submit reports", 1)[1]
+    example = section.split("```json\n", 1)[1].split("```", 1)[0]
+    token = await get_token(await make_org(role="reporter"))
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    async with http.post(f"{server.url}/v1/report-batches", data=example, headers=headers) as resp:
+        answer = await resp.json()
+    assert resp.status == 202, answer
+    [item] = answer["items"]
+    assert item["outcome"] == "new_ticket"
+    assert item["target"]["canonical"] == "https://secure-login.acme-bank-verify.top/login"
+    assert item["target"]["registrable_domain"] == "acme-bank-verify.top"
