@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeGuard
 from uuid import UUID
 
 import asyncpg
@@ -127,10 +127,13 @@ async def authenticate_client(
     alg, kid, iss = header.get("alg"), header.get("kid"), unverified.get("iss")
     if alg not in ALGORITHMS:
         raise InvalidClient(f"the assertion's alg must be one of {', '.join(ALGORITHMS)}")
-    if not isinstance(kid, str) or not kid:
+    if not _storable(kid):
         raise InvalidClient("the assertion's header must carry the kid of a registered key")
-    if not isinstance(iss, str) or not iss:
+    if not _storable(iss):
         raise InvalidClient("the assertion's iss must be the client id")
+    if "jti" in unverified and not _storable(unverified["jti"]):
+        raise InvalidClient(f"the assertion's jti must be 1 to {MAX_JTI_CHARS} characters")
+    _check_numeric_dates(unverified)
     if client_id is not None and client_id != iss:
         raise InvalidClient("client_id differs from the assertion's iss")
     row = await pool.fetchrow(CLIENT_KEY, iss, kid)
@@ -152,6 +155,34 @@ async def authenticate_client(
         jti=claims["jti"],
         expires_at=datetime.fromtimestamp(claims["exp"] + settings.clock_leeway_s, UTC),
     )
+
+
+def _storable(value: object) -> TypeGuard[str]:
+    """Return whether `value` is a non-empty string PostgreSQL text can hold and compare.
+
+    JSON lets a JWT carry "\\u0000" and lone surrogates ("\\ud800"); neither can be sent to
+    the database (NUL is refused, a surrogate does not encode as UTF-8), so such a kid, iss or
+    jti names nothing and is refused before any query.
+    """
+    if not isinstance(value, str) or not value or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """Raise InvalidClient when exp, iat or nbf is present but not a number (RFC 7519 §2).
+
+    Checked before the signature (it reveals nothing): PyJWT reads `true` as 1 and would answer
+    "expired" for a claim that is simply of the wrong type.
+    """
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidClient(f"the assertion's {name} must be a number (RFC 7519 NumericDate)")
 
 
 def _verified_claims(assertion: str, key: PyJWK, slug: str, settings: Settings) -> dict[str, Any]:
@@ -195,10 +226,7 @@ def _verified_claims(assertion: str, key: PyJWK, slug: str, settings: Settings) 
         raise InvalidClient("the assertion's signature does not verify with the key") from exc
     except jwt.PyJWTError as exc:
         raise InvalidClient("the client assertion is not valid") from exc
-    for name in ("exp", "iat", "nbf"):
-        value = claims.get(name)
-        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InvalidClient(f"the assertion's {name} must be a number (RFC 7519 NumericDate)")
+    _check_numeric_dates(claims)
     ahead = claims["exp"] - datetime.now(UTC).timestamp()
     if ahead > settings.assertion_max_ttl_s + settings.clock_leeway_s:
         raise InvalidClient(

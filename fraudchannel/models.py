@@ -8,13 +8,16 @@ RFC 6901 pointers on every error; `SCHEMA_DOCUMENTS` feeds `make schemas` (fraud
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -60,6 +63,57 @@ def _known_currency(code: str) -> str:
     if code not in CURRENCIES:
         raise PydanticCustomError("currency_unknown", "not an ISO 4217 currency code in use")
     return code
+
+
+def _true_boolean(value: Any) -> Any:
+    # Literal[True] alone matches 1 and 1.0 (1 == True): a boolean must be a JSON boolean.
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be a valid boolean")
+    return value
+
+
+TrueBoolean = Annotated[Literal[True], BeforeValidator(_true_boolean)]
+
+# An RFC 3339 date-time starts with its full-date; pydantic explains every other flaw precisely.
+_RFC3339_START: Final = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    # Lax datetimes read numbers (and digit strings) as Unix seconds: a guess (s or ms?).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise PydanticCustomError(
+            "datetime_format", "Input should be an RFC 3339 date-time with an offset"
+        )
+    return value
+
+
+def _utc_representable(value: datetime) -> datetime:
+    # "0001-01-01T00:00:00+14:00" parses, but its UTC instant lies before year 1: neither Python
+    # nor the database driver can store it.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "The instant in UTC lies outside years 1 to 9999"
+        ) from None
+    return value
+
+
+Rfc3339 = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    AfterValidator(_utc_representable),
+    Field(strict=False),
+]
+
+
+def _decimal_digits(value: Any) -> Any:
+    # int("1_0") == 10 and int(" 5") == 5: a query integer is plain ASCII digits only.
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise PydanticCustomError("int_parsing", "Input should be a decimal integer (digits only)")
+    return value
 
 
 Currency = Annotated[
@@ -285,8 +339,8 @@ class ReportItem(_Wire):
     legal_ground: Text500 | None = Field(
         None, description="Law breached, e.g. 'Fraud Act 2006 s2'."
     )
-    observed_at: AwareDatetime | None = Field(
-        None, strict=False, description="When the reporter saw it (RFC 3339 with offset)."
+    observed_at: Rfc3339 | None = Field(
+        None, description="When the reporter saw it (RFC 3339 with offset)."
     )
     impersonated_brand: Text200 | None = None
     victim_loss: VictimLoss | None = None
@@ -305,7 +359,7 @@ class Submitter(_Wire):
 class _Envelope(_Wire):
     schema_version: Literal["1"]
     submitter: Submitter
-    good_faith: Literal[True] = Field(
+    good_faith: TrueBoolean = Field(
         description="The submitter's bona fide statement that the notice is accurate and "
         "complete (DSA Art 16(2)(d)); must be true."
     )
@@ -415,10 +469,10 @@ class ReportQuery(BaseModel):
     status: (
         Literal["open", "in_review", "needs_info", "appealed", "actioned", "no_action"] | None
     ) = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: Rfc3339 | None = None
+    created_before: Rfc3339 | None = None
     client_ref: ClientRef | None = None
     after: (
         Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] | None
     ) = None
-    limit: int = Field(100, ge=1, le=1000)
+    limit: Annotated[int, BeforeValidator(_decimal_digits)] = Field(100, ge=1, le=1000)

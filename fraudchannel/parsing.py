@@ -9,14 +9,21 @@ lists `{pointer, code, detail}`; item problems are the same entries inside the 2
 
 from __future__ import annotations
 
+import base64
 import gc
+import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from fraudchannel.errors import BadRequest, ValidationFailed
 from fraudchannel.models import RawBatch, ReportQuery, pointer_errors
+
+_CURSOR_SEQ: Final = re.compile(r"^[0-9]{1,19}$")
 
 
 @contextmanager
@@ -37,12 +44,42 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+class _Ambiguous(ValueError):
+    """The JSON text is syntactically fine but not one unambiguous value (RFC 7493 I-JSON)."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _Ambiguous(f"the member {json.dumps(name)[:80]} appears more than once")
+            seen.add(name)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise _Ambiguous(f"{name} is not a JSON number (RFC 8259 §6)")
+
+
+def check_unambiguous(body: bytes) -> None:
+    """Raise BadRequest when `body` (JSON known to parse) repeats a member name in an object or
+    uses NaN/Infinity: pydantic's parser keeps the last duplicate and accepts the constants, and
+    the service never guesses which value the sender meant (RFC 7493 §2.3, RFC 8259 §6)."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except _Ambiguous as exc:
+        raise BadRequest(f"The body is not one unambiguous JSON document: {exc}.") from None
+
+
 def parse_envelope(body: bytes, *, max_reports: int) -> RawBatch:
     """Return the batch envelope of the JSON text `body`, items left raw.
 
     Raises BadRequest (400) when `body` is not JSON at all (syntax, invalid UTF-8, lone
-    surrogates, nesting deeper than 200), ValidationFailed (422, `errors: [{pointer, code,
-    detail}]`) when the envelope breaks the schema or holds more than `max_reports` items.
+    surrogates, nesting deeper than 200, NaN or Infinity) or repeats a member name in an object,
+    ValidationFailed (422, `errors: [{pointer, code, detail}]`) when the envelope breaks the
+    schema or holds more than `max_reports` items.
     """
     try:
         with gc_paused():
@@ -51,7 +88,10 @@ def parse_envelope(body: bytes, *, max_reports: int) -> RawBatch:
         first = exc.errors(include_url=False)[0]
         if first["type"] == "json_invalid":
             raise BadRequest(f"The body is not valid JSON: {first['msg']}") from None
+        check_unambiguous(body)
         raise ValidationFailed(errors=pointer_errors(exc)) from None
+    with gc_paused():
+        check_unambiguous(body)
     if len(batch.reports) > max_reports:
         raise ValidationFailed(
             f"A batch holds at most {max_reports} reports.",
@@ -70,7 +110,7 @@ def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
     """Return the query of GET /v1/reports from its (name, value) pairs.
 
     Raises BadRequest (400, `errors: [{parameter, code, detail}]`) on an unknown, repeated or
-    malformed parameter.
+    malformed parameter, or a cursor this service did not write.
     """
     values: dict[str, str] = {}
     for name, value in params:
@@ -81,7 +121,7 @@ def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
             )
         values[name] = value
     try:
-        return ReportQuery.model_validate(values)
+        query = ReportQuery.model_validate(values)
     except ValidationError as exc:
         errors = [
             {
@@ -92,3 +132,24 @@ def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise BadRequest("A query parameter is not valid.", errors=errors) from None
+    if query.after is not None:
+        _check_cursor(query.after)
+    return query
+
+
+def _check_cursor(cursor: str) -> None:
+    """Raise BadRequest unless `cursor` is what reports.encode_cursor writes, in range."""
+    from fraudchannel.reports import decode_cursor  # reports -> notices -> parsing: import late
+
+    when, _ = decode_cursor(cursor)  # raises BadRequest on a cursor that does not decode
+    text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    seq = text.rpartition("|")[2]
+    try:
+        when.astimezone(UTC)  # "0001-01-01T00:00:00+14:00" lies before year 1 in UTC
+    except OverflowError:
+        seq = ""
+    if not _CURSOR_SEQ.match(seq):  # int() also reads "1_000", " 1" and other digits
+        raise BadRequest(
+            "The cursor is not valid; use the `next` link of a previous page.",
+            errors=[{"parameter": "after", "code": "cursor_invalid", "detail": "not our cursor"}],
+        )

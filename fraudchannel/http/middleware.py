@@ -9,8 +9,10 @@ from uuid import uuid4
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
-from fraudchannel.errors import FraudChannelError
+from fraudchannel.errors import BadRequest, FraudChannelError
+from fraudchannel.http.bodies import UNREADABLE_BODY
 from fraudchannel.http.render import problem_response
 from fraudchannel.http.routes import Handler
 
@@ -81,6 +83,10 @@ async def problem_responses(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise  # redirects and the like pass through
         return _from_http_exception(exc, request)
+    except web.RequestPayloadError:  # a handler read a body that is not what it claims
+        response = exc_response(BadRequest(UNREADABLE_BODY), request)
+        response.force_close()
+        return response
     except Exception:
         log.exception("request_crashed")
         return problem_response(
@@ -100,3 +106,47 @@ def exc_response(exc: FraudChannelError, request: web.Request) -> web.Response:
     response = problem_response(exc.problem(instance=request.path), status=exc.status)
     response.headers.update(exc.headers)
     return response
+
+
+_PARSER_DETAIL = re.compile(r"[^\x20-\x7e]")
+
+
+def _parser_error_page(
+    handler: RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """Answer a request aiohttp itself refused (before any middleware) with a problem document.
+
+    aiohttp's HTTP parser answers a bad request line, an oversized or malformed header, too many
+    headers or an undecodable Content-Encoding in text/plain; this keeps its logging and
+    connection handling and renders the answer as RFC 9457 problem+json instead.
+    """
+    _aiohttp_error_page(handler, request, status, exc, message)  # logs; raises once sent
+    detail = HTTPStatus(status).description
+    if status < 500 and message:
+        first = message.strip().splitlines()[0] if message.strip() else ""
+        first = first.split(": b'", 1)[0].split(' b"', 1)[0]  # never echo header contents
+        detail = _PARSER_DETAIL.sub("?", first)[:200] or detail
+    response = problem_response(
+        {
+            "type": "about:blank",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+        },
+        status=status,
+    )
+    response.force_close()
+    return response
+
+
+_aiohttp_error_page = getattr(
+    RequestHandler.handle_error, "__wrapped_error_page__", RequestHandler.handle_error
+)
+_parser_error_page.__wrapped_error_page__ = _aiohttp_error_page  # type: ignore[attr-defined]
+# aiohttp offers no hook for these answers (they are made before the application is reached),
+# so the handler class is patched once, when the app's middleware is first imported.
+RequestHandler.handle_error = _parser_error_page  # type: ignore[method-assign, assignment]

@@ -11,6 +11,7 @@ from aiohttp import web
 from fraudchannel import tokens
 from fraudchannel.assertions import InvalidRequest, OAuthError
 from fraudchannel.http.auth import KEYRING
+from fraudchannel.http.bodies import UNREADABLE_BODY, unsupported_coding
 from fraudchannel.http.render import json_response
 from fraudchannel.http.routes import Handler, ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
@@ -42,18 +43,27 @@ def oauth_errors(handler: Handler) -> Handler:
 async def read_form(request: web.Request) -> list[tuple[str, str]]:
     """Return the decoded fields of a form-encoded body of at most MAX_FORM_BYTES.
 
-    Raises InvalidRequest for another media type, a larger body, or a body that is not
-    application/x-www-form-urlencoded UTF-8 (RFC 6749 §4.4.2, Appendix B).
+    Raises InvalidRequest for another media type or content coding, a larger body (decoded), a
+    body that is not the coding it claims, or one that is not application/x-www-form-urlencoded
+    UTF-8 (RFC 6749 §4.4.2, Appendix B).
     """
     if request.content_type != FORM:
         raise InvalidRequest(f"the request body must be {FORM}")
+    problem = unsupported_coding(request)
+    if problem is not None:
+        raise InvalidRequest(problem)
     if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
         raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
     body = bytearray()
-    while chunk := await request.content.readany():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        while chunk := await request.content.readany():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    except web.RequestPayloadError:
+        error = InvalidRequest(UNREADABLE_BODY)
+        error.headers["Connection"] = "close"  # the rest of the body cannot be read either
+        raise error from None
     try:
         return parse_qsl(
             body.decode("ascii"),

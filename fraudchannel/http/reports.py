@@ -21,6 +21,7 @@ from pydantic_core import to_json
 
 from fraudchannel import ingest, reports
 from fraudchannel.errors import BadRequest, UnsupportedMediaType
+from fraudchannel.http.bodies import ACCEPT_ENCODING, UNREADABLE_BODY, unsupported_coding
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
 from fraudchannel.parsing import parse_envelope, parse_report_query
@@ -40,14 +41,26 @@ def raw_json(body: bytes, status: int = 200) -> web.Response:
 
 
 async def read_json_body(request: web.Request) -> bytes:
-    """Return the request body; raise UnsupportedMediaType unless it is application/json.
+    """Return the request body, decoded from gzip or deflate when so labelled.
 
-    aiohttp refuses a body over the app's client_max_size (settings.max_body_bytes) with 413.
+    Raises UnsupportedMediaType unless it is application/json in UTF-8 and in a content coding
+    that is read here, BadRequest when it is not the coding it claims or arrives broken. aiohttp
+    refuses a body over the app's client_max_size (settings.max_body_bytes, decoded) with 413.
     """
     charset = request.charset
     if request.content_type != "application/json" or (charset and charset.lower() != "utf-8"):
         raise UnsupportedMediaType("Send the batch as application/json (UTF-8).")
-    return await request.read()
+    problem = unsupported_coding(request)
+    if problem is not None:
+        error = UnsupportedMediaType(problem)
+        error.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        raise error
+    try:
+        return await request.read()
+    except web.RequestPayloadError:
+        unreadable = BadRequest(UNREADABLE_BODY)
+        unreadable.headers["Connection"] = "close"  # the rest of the body cannot be read either
+        raise unreadable from None
 
 
 def idempotency_key(request: web.Request) -> str | None:

@@ -59,7 +59,10 @@ class ScopedRoutes:
     def add_to(self, app: web.Application) -> None:
         """Add every route to `app`."""
         for spec in self.specs:
-            app.router.add_route(spec.method, spec.path, spec.handler)
+            if spec.method == "GET":  # and HEAD, as RFC 9110 §9.3.2 asks of a GET resource
+                app.router.add_get(spec.path, spec.handler)
+            else:
+                app.router.add_route(spec.method, spec.path, spec.handler)
 
 
 def required_scope(request: web.Request) -> str | None:

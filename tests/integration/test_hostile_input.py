@@ -1,0 +1,492 @@
+"""Hostile input against a real server: every refusal is a precise problem, never a 500, and
+nothing already accepted is dropped or changed. Each test names the bug it pins down."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import uuid
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+
+from fraudchannel import client
+from tests.auth_fixtures import (
+    GetToken,
+    MakeOrg,
+    OrgCredentials,
+    assertion_claims,
+    bearer,
+    post_token,
+    sign_assertion,
+)
+from tests.conftest import Served
+
+BATCHES = "/v1/report-batches"
+PROBLEM = "application/problem+json"
+
+
+def item(ref: str, url: str | None = None, **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "client_ref": ref,
+        "target": {"type": "url", "url": url or f"https://h-{uuid.uuid4().hex[:12]}.co.uk/login"},
+        "scam_type": "phishing",
+        "explanation": "Imitates the bank's login page.",
+    }
+    doc.update(over)
+    return doc
+
+
+def batch(items: list[Any], **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema_version": "1",
+        "submitter": {"name": "Ann Analyst", "email": "ann@bank.example"},
+        "good_faith": True,
+        "reports": items,
+    }
+    doc.update(over)
+    return doc
+
+
+async def reporter(make_org: MakeOrg, get_token: GetToken) -> str:
+    return await get_token(await make_org(role="reporter"))
+
+
+async def post_raw(
+    http: aiohttp.ClientSession,
+    server: Served,
+    token: str,
+    body: bytes,
+    **headers: str,
+) -> tuple[int, str, Any]:
+    send = {**bearer(token), "Content-Type": "application/json", **headers}
+    async with http.post(server.url + BATCHES, data=body, headers=send) as resp:
+        text = await resp.text()
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = text
+        return resp.status, resp.content_type, doc
+
+
+async def post(
+    http: aiohttp.ClientSession, server: Served, token: str, doc: Any, **headers: str
+) -> tuple[int, str, Any]:
+    return await post_raw(http, server, token, json.dumps(doc).encode(), **headers)
+
+
+async def get(
+    http: aiohttp.ClientSession, server: Served, token: str, path: str
+) -> tuple[int, str, Any]:
+    async with http.get(server.url + path, headers=bearer(token)) as resp:
+        return resp.status, resp.content_type, await resp.json(content_type=None)
+
+
+async def stored_refs(http: aiohttp.ClientSession, server: Served, token: str) -> list[str]:
+    status, _, doc = await get(http, server, token, "/v1/reports?limit=1000")
+    assert status == 200, doc
+    return [r["client_ref"] for r in doc["items"]]
+
+
+# ---- booleans, numbers and dates read as what they are -----------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 1.0], ids=["int", "float"])
+async def test_good_faith_must_be_the_boolean_true(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken, value: Any
+) -> None:
+    # Bug: pydantic's Literal[True] matched 1 (1 == True), so good_faith=1 was accepted (202).
+    token = await reporter(make_org, get_token)
+    status, ctype, doc = await post(http, server, token, batch([item("gf")], good_faith=value))
+    assert (status, ctype) == (422, PROBLEM), doc
+    assert [e["pointer"] for e in doc["errors"]] == ["/good_faith"]
+    assert await stored_refs(http, server, token) == []
+
+
+@pytest.mark.parametrize(
+    "observed_at",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"],
+    ids=["before-year-1-in-utc", "after-9999-in-utc"],
+)
+async def test_observed_at_beyond_utc_range_is_an_item_error_not_a_500(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    observed_at: str,
+) -> None:
+    # Bug: a valid-looking offset time whose UTC instant falls outside year 1..9999 passed
+    # validation and crashed the database step: 500, and the good item beside it was lost.
+    token = await reporter(make_org, get_token)
+    doc_in = batch([item("good"), item("bad", observed_at=observed_at)])
+    status, _, doc = await post(http, server, token, doc_in)
+    assert status == 202, doc
+    assert doc["counts"]["accepted"] == 1
+    assert doc["items"][1]["errors"][0]["pointer"] == "/reports/1/observed_at"
+    assert await stored_refs(http, server, token) == ["good"]
+
+
+@pytest.mark.parametrize("observed_at", [0, 1700000000, "1700000000", 1.7e9])
+async def test_observed_at_is_never_guessed_from_a_number(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    observed_at: Any,
+) -> None:
+    # Bug: numbers (and numeric strings) were read as Unix seconds; the schema promises RFC 3339
+    # with an offset, and seconds vs milliseconds is a guess.
+    token = await reporter(make_org, get_token)
+    status, _, doc = await post(http, server, token, batch([item("n", observed_at=observed_at)]))
+    assert status == 202, doc
+    assert doc["items"][0]["errors"][0]["pointer"] == "/reports/0/observed_at"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_after=0001-01-01T00:00:00%2B14:00",
+        "created_before=9999-12-31T23:59:59-14:00",
+        "created_after=0",
+        "created_after=1700000000",
+        "limit=1_0",
+        "limit=%205",
+        "limit=%2B5",
+    ],
+)
+async def test_report_query_refuses_out_of_range_and_guessed_values(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken, query: str
+) -> None:
+    # Bug: dates whose UTC instant is outside year 1..9999 crashed the query (500); numbers were
+    # taken as Unix seconds; "1_0", " 5" and "+5" were read as limits.
+    token = await reporter(make_org, get_token)
+    status, ctype, doc = await get(http, server, token, f"/v1/reports?{query}")
+    assert (status, ctype) == (400, PROBLEM), doc
+    assert doc["errors"][0]["parameter"] == query.split("=")[0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0001-01-01T00:00:00+14:00|1",
+        "9999-12-31T23:59:59-14:00|1",
+        "2024-01-01T00:00:00+00:00|1_000",
+        "2024-01-01T00:00:00+00:00| 1",
+        "2024-01-01T00:00:00+00:00|\uff11",
+    ],
+)
+async def test_forged_cursor_is_refused_not_a_500(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken, raw: str
+) -> None:
+    # Bug: a cursor of an out-of-range instant crashed the query (500); loose integers passed.
+    token = await reporter(make_org, get_token)
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    status, ctype, doc = await get(http, server, token, f"/v1/reports?after={cursor}")
+    assert (status, ctype) == (400, PROBLEM), doc
+    assert doc["errors"][0] == {
+        "parameter": "after",
+        "code": "cursor_invalid",
+        "detail": "not our cursor",
+    }
+
+
+# ---- JSON that is not one unambiguous document -------------------------------------------------
+
+_DUPLICATES = {
+    "envelope": (
+        b'{"schema_version":"1","good_faith":true,"good_faith":true,'
+        b'"submitter":{"name":"A","email":"a@bank.example"},"reports":[%s]}'
+    ),
+    "item": (
+        b'{"schema_version":"1","good_faith":true,'
+        b'"submitter":{"name":"A","email":"a@bank.example"},"reports":[%s]}'
+    ),
+}
+
+
+@pytest.mark.parametrize("where", ["envelope", "item", "target"])
+async def test_duplicate_json_members_are_refused_not_guessed(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken, where: str
+) -> None:
+    # Bug: {"client_ref":"a","client_ref":"b"} silently kept the last value (I-JSON, RFC 7493
+    # §2.3: names must be unique); the report was stored under a ref the sender may not expect.
+    token = await reporter(make_org, get_token)
+    one = item("first")
+    text = json.dumps(one)
+    if where == "item":
+        twice = '"client_ref": "first", "client_ref": "second"'
+        text = text.replace('"client_ref": "first"', twice)
+    if where == "target":
+        text = text.replace('"type": "url"', '"type": "url", "type": "email"')
+    envelope = _DUPLICATES["envelope" if where == "envelope" else "item"]
+    status, ctype, doc = await post_raw(http, server, token, envelope % text.encode())
+    assert (status, ctype) == (400, PROBLEM), doc
+    assert "more than once" in doc["detail"]
+    assert await stored_refs(http, server, token) == []
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_and_infinity_are_not_json(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    constant: str,
+) -> None:
+    # Bug: NaN/Infinity (not JSON, RFC 8259 §6) were parsed and then blamed on the field's type.
+    token = await reporter(make_org, get_token)
+    text = json.dumps(batch([item("n", victim_count=0)])).replace(
+        '"victim_count": 0', f'"victim_count": {constant}'
+    )
+    status, ctype, doc = await post_raw(http, server, token, text.encode())
+    assert (status, ctype) == (400, PROBLEM), doc
+    assert constant in doc["detail"]
+
+
+# ---- content codings ---------------------------------------------------------------------------
+
+
+async def test_corrupt_gzip_body_is_400_not_500(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    # Bug: a body that is not the gzip it claims raised aiohttp's RequestPayloadError: 500.
+    token = await reporter(make_org, get_token)
+    status, ctype, doc = await post_raw(
+        http, server, token, b"\x1f\x8b not gzip", **{"Content-Encoding": "gzip"}
+    )
+    assert (status, ctype) == (400, PROBLEM), doc
+
+
+async def test_gzip_body_within_limits_is_read(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    token = await reporter(make_org, get_token)
+    body = gzip.compress(json.dumps(batch([item("gz")])).encode())
+    status, _, doc = await post_raw(http, server, token, body, **{"Content-Encoding": "gzip"})
+    assert status == 202, doc
+    assert doc["counts"]["accepted"] == 1
+
+
+async def test_gzip_bomb_stops_at_the_body_limit(
+    serve: Any, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    small = await serve(max_body_bytes=1 << 20)
+    token = await get_token(await make_org(role="reporter"), server=small)
+    bomb = gzip.compress(b'{"a":"' + b" " * (64 << 20) + b'"}', 9)
+    status, ctype, doc = await post_raw(http, small, token, bomb, **{"Content-Encoding": "gzip"})
+    assert (status, ctype) == (413, PROBLEM), doc
+
+
+@pytest.mark.parametrize("coding", ["bogus", "gzip, gzip", "compress", "x-custom"])
+async def test_unknown_content_coding_is_415_not_read_as_identity(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    coding: str,
+) -> None:
+    # Bug: aiohttp ignores codings it does not know, so a body labelled "bogus" or "gzip, gzip"
+    # was read as plain JSON and stored (RFC 9110 §15.5.16: 415 for an unsupported coding).
+    token = await reporter(make_org, get_token)
+    body = json.dumps(batch([item("enc")])).encode()
+    status, ctype, doc = await post_raw(http, server, token, body, **{"Content-Encoding": coding})
+    assert (status, ctype) == (415, PROBLEM), doc
+    assert await stored_refs(http, server, token) == []
+
+
+async def test_token_endpoint_corrupt_or_unknown_coding_is_invalid_request(
+    server: Served, http: aiohttp.ClientSession
+) -> None:
+    # Bug: a corrupt gzip form body crashed the token endpoint (500, not RFC 6749 JSON).
+    for coding, body in (("gzip", b"\x1f\x8b garbage"), ("bogus", b"grant_type=x")):
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": coding}
+        async with http.post(server.token_endpoint, data=body, headers=headers) as resp:
+            doc = await resp.json(content_type=None)
+            assert resp.status == 400, doc
+            assert doc["error"] == "invalid_request"
+
+
+# ---- client assertions whose strings the database cannot hold ---------------------------------
+
+
+def _forge(creds: OrgCredentials, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """Sign header and claims exactly as given (json.dumps keeps lone surrogates escaped)."""
+    key = client.load_private_key(creds.private_key_pem)
+    return jwt.api_jws.encode(json.dumps(claims).encode(), key, algorithm=creds.alg, headers=header)
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("kid", "k\u0000id"),
+        ("iss", "acme\u0000bank"),
+        ("jti", "j\u0000ti"),
+        ("kid", "k\ud800id"),
+        ("iss", "acme\udfffbank"),
+        ("jti", "j\ud800ti"),
+    ],
+    ids=["kid-nul", "iss-nul", "jti-nul", "kid-surrogate", "iss-surrogate", "jti-surrogate"],
+)
+async def test_assertion_strings_the_database_cannot_hold_are_invalid_client(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, where: str, value: str
+) -> None:
+    # Bug: NUL (and lone surrogates) in kid, iss or jti reached PostgreSQL: 500.
+    creds = await make_org(role="reporter")
+    claims = assertion_claims(creds, server.token_endpoint)
+    header = {"kid": creds.kid, "alg": creds.alg, "typ": "JWT"}
+    if where == "kid":
+        header["kid"] = value
+    else:
+        claims[where] = value
+        if where == "iss":
+            claims["sub"] = value
+    form = client.token_form(_forge(creds, header, claims))
+    answer = await post_token(http, server, form)
+    assert answer.status == 401, answer.body
+    assert answer.body["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
+async def test_boolean_numeric_date_is_named_as_such(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, name: str
+) -> None:
+    # Bug: exp=true was read as 1 (1970) and answered "has expired"; a boolean is no NumericDate.
+    creds = await make_org(role="reporter")
+    claims = assertion_claims(creds, server.token_endpoint, **{name: True})
+    answer = await post_token(http, server, client.token_form(sign_assertion(creds, claims)))
+    assert answer.status == 401, answer.body
+    assert answer.body["error_description"] == (
+        f"the assertion's {name} must be a number (RFC 7519 NumericDate)"
+    )
+
+
+# ---- HTTP methods and requests the HTTP parser refuses ----------------------------------------
+
+
+async def test_head_is_answered_on_every_get_route(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    # Bug: GET routes answered HEAD with 405 (RFC 9110 §9.3.2: a server supporting GET should
+    # support HEAD).
+    token = await reporter(make_org, get_token)
+    for path in ("/healthz", "/.well-known/jwks.json", "/v1/whoami", "/v1/reports"):
+        async with http.head(server.url + path, headers=bearer(token)) as resp:
+            assert resp.status == 200, path
+    async with http.head(server.url + "/v1/reports") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def _raw_exchange(server: Served, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    host, port = server.settings.host, server.settings.port
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, body
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"FROB /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + b"a" * 9000
+        + b"\r\nConnection: close\r\n\r\n",
+        b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Encoding: br\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        b"GET /v1/reports HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-H%d: y\r\n" % i for i in range(200))
+        + b"Connection: close\r\n\r\n",
+    ],
+    ids=["unknown-method", "huge-authorization", "brotli-not-installed", "too-many-headers"],
+)
+async def test_requests_the_http_parser_refuses_get_problem_documents(
+    server: Served, request_head: bytes
+) -> None:
+    # Bug: aiohttp's parser errors (bad method, oversized header, unknown coding, too many
+    # headers) were answered text/plain, not application/problem+json.
+    status, headers, body = await _raw_exchange(server, request_head)
+    assert 400 <= status < 500
+    assert headers["content-type"].startswith(PROBLEM), body
+    doc = json.loads(body)
+    assert doc["status"] == status
+    assert doc["type"] == "about:blank"
+    assert doc["title"]
+    assert doc["detail"]
+
+
+# ---- what reaches the reporter -----------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ingest/dedup/notices: an item's canonical URL is the target's first-seen form, so a "
+    "reporter who sent http:// is answered https:// (DESIGN: the canonical URL shown keeps "
+    "the scheme; the dedup key drops it)",
+)
+async def test_each_report_shows_its_own_scheme(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    token = await reporter(make_org, get_token)
+    h = f"scheme-{uuid.uuid4().hex[:12]}.co.uk"
+    status, _, doc = await post(
+        http, server, token, batch([item("s", f"https://{h}/a"), item("p", f"http://{h}/a")])
+    )
+    assert status == 202, doc
+    assert doc["items"][1]["ticket_id"] == doc["items"][0]["ticket_id"]
+    assert doc["items"][0]["target"]["canonical"] == f"https://{h}/a"
+    assert doc["items"][1]["target"]["canonical"] == f"http://{h}/a"
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("https://.barclays-verify.co.uk/login", "https://barclays-verify.co.uk/login"),
+        ("https://evil..barclays-verify.co.uk/", "https://evil.barclays-verify.co.uk/"),
+    ],
+)
+async def test_empty_host_labels_follow_the_safe_browsing_host_rules(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    url: str,
+    canonical: str,
+) -> None:
+    # Safe Browsing v4 "URLs and Hashing": remove leading and trailing dots, collapse runs of
+    # dots. The issue names these rules, so such hosts are repaired, not refused.
+    token = await reporter(make_org, get_token)
+    status, _, doc = await post(http, server, token, batch([item("e", url)]))
+    assert status == 202, doc
+    assert doc["items"][0]["target"]["canonical"] == canonical
+
+
+async def test_hostile_batch_leaves_earlier_reports_untouched(
+    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
+) -> None:
+    token = await reporter(make_org, get_token)
+    status, _, first = await post(http, server, token, batch([item("keep")]))
+    assert status == 202
+    report_id = first["items"][0]["report_id"]
+    _, _, before = await get(http, server, token, f"/v1/reports/{report_id}")
+    hostile = [
+        batch([item("keep", observed_at="0001-01-01T00:00:00+14:00")]),
+        batch([item("keep", url="https://other.example/")], good_faith=1),
+    ]
+    for doc in hostile:
+        status, _, _ = await post(http, server, token, doc)
+        assert status in (202, 422)
+    _, _, after = await get(http, server, token, f"/v1/reports/{report_id}")
+    assert after == before
