@@ -427,7 +427,7 @@ async def test_dry_run_checks_locally_and_sends_nothing(tmp_path: Path) -> None:
     assert run.code == 1
     s = run.summary
     assert (s["records"], s["valid"], s["rejected"]) == (3, 1, 2)
-    assert s["rejected_by_code"] == {"datetime_from_date_parsing": 1, "local.missing_value": 1}
+    assert s["rejected_by_code"] == {"datetime_format": 1, "local.missing_value": 1}
     assert s["first_batch"]["reports"][0]["target"] == {
         "type": "crypto_wallet",
         "address": "0xabc",
@@ -444,7 +444,7 @@ async def test_dry_run_checks_locally_and_sends_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ([], "missing --url, --client-id, --key-file, --kid"),
+        ([], "missing --url, --client-id, --key-file"),
         (["--url", "http://x", "--client-id", "c", "--kid", "k", "--key-file", "README.md"], "key"),
         (["--dry-run", "--map", "target.url=link"], "'link' not in the header"),
         (["--dry-run", "--set", "scam_typ=x"], "unknown item field"),

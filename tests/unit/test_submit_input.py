@@ -1,35 +1,28 @@
-"""scripts/submit.py, reading: plain lists, CSV and JSON Lines, and mapping records to items."""
+"""fraudchannel.submitter (behind scripts/submit.py), reading:
+plain lists, CSV and JSON Lines, and mapping records to items.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from fraudchannel.submitter.errors import UsageProblem
+from fraudchannel.submitter.fields import ITEM_FIELDS, TARGET_FIELDS, TARGET_REQUIRED, schema_errors
+from fraudchannel.submitter.items import ItemSpec
+from fraudchannel.submitter.readers import (
+    Record,
+    detect_format,
+    open_records,
+    read_csv,
+    read_jsonl,
+    read_lines,
+)
 
-
-def load_submit() -> ModuleType:
-    """Import scripts/submit.py (scripts/ is not a package) once, as `fc_submit_script`."""
-    name = "fc_submit_script"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "submit.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-submit = load_submit()
 PHISHING = ["--set", "scam_type=phishing", "--set", "explanation=Listed by a feed"]
 
 
@@ -46,7 +39,7 @@ def decoded(raw: bytes) -> io.TextIOWrapper:
 def spec(fmt: str = "lines", target_type: str = "url", **flags: Any) -> Any:
     """Return an ItemSpec from flag values; constants default to a phishing report."""
     flags.setdefault("sets", ["scam_type=phishing", "explanation=Listed by a feed"])
-    return submit.ItemSpec.from_flags(target_type=target_type, fmt=fmt, **flags)
+    return ItemSpec.from_flags(target_type=target_type, fmt=fmt, **flags)
 
 
 # ---- plain lists ----------------------------------------------------------------------------
@@ -54,7 +47,7 @@ def spec(fmt: str = "lines", target_type: str = "url", **flags: Any) -> Any:
 
 def test_lines_skip_blank_and_comment_lines_and_strip_bom_and_crlf() -> None:
     raw = "\ufeff# exported\r\nhttp://a.example/x\r\n\r\n   \r\n  # indented\r\nb.example\r\n"
-    records = list(submit.read_lines(decoded(raw.encode())))
+    records = list(read_lines(decoded(raw.encode())))
     assert [(r.line, r.fields, r.raw) for r in records] == [
         (2, {"value": "http://a.example/x"}, "http://a.example/x"),
         (6, {"value": "b.example"}, "b.example"),
@@ -62,12 +55,12 @@ def test_lines_skip_blank_and_comment_lines_and_strip_bom_and_crlf() -> None:
 
 
 def test_lines_keep_a_hash_inside_a_url() -> None:
-    records = list(submit.read_lines(text("http://a.example/#login\n")))
+    records = list(read_lines(text("http://a.example/#login\n")))
     assert records[0].fields["value"] == "http://a.example/#login"
 
 
 def test_lines_without_final_newline() -> None:
-    assert [r.raw for r in submit.read_lines(text("a\nb"))] == ["a", "b"]
+    assert [r.raw for r in read_lines(text("a\nb"))] == ["a", "b"]
 
 
 # ---- CSV ------------------------------------------------------------------------------------
@@ -75,7 +68,7 @@ def test_lines_without_final_newline() -> None:
 
 def test_csv_header_bom_quoted_newline_and_line_numbers() -> None:
     raw = '\ufeffaddress,context\r\n0xabc,"two\r\nlines"\r\n\r\n0xdef,plain\r\n'
-    records = submit.read_csv(decoded(raw.encode()))
+    records = read_csv(decoded(raw.encode()))
     assert records.columns == ["address", "context"]
     rows = list(records.records)
     assert [(r.line, r.fields) for r in rows] == [
@@ -86,23 +79,23 @@ def test_csv_header_bom_quoted_newline_and_line_numbers() -> None:
 
 
 def test_csv_without_header_names_columns_by_position() -> None:
-    records = submit.read_csv(text("a,b\nc,d\n"), header=False)
+    records = read_csv(text("a,b\nc,d\n"), header=False)
     assert [r.fields for r in records.records] == [{"1": "a", "2": "b"}, {"1": "c", "2": "d"}]
 
 
 def test_csv_cells_are_trimmed_and_short_rows_leave_columns_out() -> None:
-    rows = list(submit.read_csv(text("a,b,c\n x ,y\n")).records)
+    rows = list(read_csv(text("a,b,c\n x ,y\n")).records)
     assert rows[0].fields == {"a": "x", "b": "y"}
 
 
 def test_tsv_is_detected_by_its_name() -> None:
-    records = submit.open_records(text("address\tchain\n0xabc\tevm\n"), "w.tsv", "csv")
+    records = open_records(text("address\tchain\n0xabc\tevm\n"), "w.tsv", "csv")
     assert [r.fields for r in records.records] == [{"address": "0xabc", "chain": "evm"}]
 
 
 def test_csv_hash_ignores_quoting_and_line_ends() -> None:
-    a = next(submit.read_csv(text('x,y\n"1",2\r\n')).records)
-    b = next(submit.read_csv(text("x,y\n1,2\n")).records)
+    a = next(read_csv(text('x,y\n"1",2\r\n')).records)
+    b = next(read_csv(text("x,y\n1,2\n")).records)
     assert a.raw == b.raw
 
 
@@ -111,7 +104,7 @@ def test_csv_hash_ignores_quoting_and_line_ends() -> None:
 
 def test_jsonl_objects_and_bad_lines() -> None:
     raw = '{"url": "http://a.example", "n": 2}\n\n[1, 2]\n{not json\n'
-    records = list(submit.read_jsonl(text(raw)))
+    records = list(read_jsonl(text(raw)))
     assert [(r.line, r.error) for r in records] == [
         (1, None),
         (3, "local.not_an_object"),
@@ -138,7 +131,7 @@ def test_jsonl_objects_and_bad_lines() -> None:
     ],
 )
 def test_detect_format(name: str, first: str, fmt: str) -> None:
-    assert submit.detect_format(name, first) == fmt
+    assert detect_format(name, first) == fmt
 
 
 class Unseekable(io.StringIO):
@@ -150,7 +143,7 @@ class Unseekable(io.StringIO):
 
 def test_auto_format_on_a_pipe_skips_comments_and_keeps_every_record() -> None:
     stream = Unseekable('# header\n{"target": {"type": "url", "url": "http://a.example"}}\n')
-    records = submit.open_records(stream, "-", "auto")
+    records = open_records(stream, "-", "auto")
     assert records.format == "jsonl"
     assert len(list(records.records)) == 1
 
@@ -159,7 +152,7 @@ def test_auto_format_on_a_pipe_skips_comments_and_keeps_every_record() -> None:
 
 
 def record(fields: dict[str, Any], raw: str = "raw", line: int = 1) -> Any:
-    return submit.Record(line, fields, raw)
+    return Record(line, fields, raw)
 
 
 def test_plain_list_value_goes_to_the_target_s_main_field() -> None:
@@ -184,7 +177,7 @@ def test_client_ref_is_deterministic_prefixed_and_within_the_schema_limit() -> N
 
 @pytest.mark.parametrize("prefix", ["x" * 65, "caf\u00e9", " lead", "tab\t"])
 def test_bad_ref_prefix_is_a_usage_error(prefix: str) -> None:
-    with pytest.raises(submit.UsageProblem, match="--ref-prefix"):
+    with pytest.raises(UsageProblem, match="--ref-prefix"):
         spec(ref_prefix=prefix)
 
 
@@ -312,7 +305,7 @@ def test_jsonl_with_target_mapping_reads_nested_keys() -> None:
 
 
 def test_unreadable_records_become_local_errors() -> None:
-    p = spec("jsonl").build(submit.Record(4, {}, "{x", "local.invalid_json"))
+    p = spec("jsonl").build(Record(4, {}, "{x", "local.invalid_json"))
     assert p.item is None
     assert p.errors[0]["code"] == "local.invalid_json"
 
@@ -333,19 +326,19 @@ def test_unreadable_records_become_local_errors() -> None:
     ],
 )
 def test_usage_errors(flags: dict[str, Any], message: str) -> None:
-    with pytest.raises(submit.UsageProblem, match=message):
-        submit.ItemSpec.from_flags(target_type="url", fmt="lines", **flags)
+    with pytest.raises(UsageProblem, match=message):
+        ItemSpec.from_flags(target_type="url", fmt="lines", **flags)
 
 
 def test_a_plain_list_cannot_carry_a_uk_bank_account() -> None:
-    with pytest.raises(submit.UsageProblem, match="plain list"):
+    with pytest.raises(UsageProblem, match="plain list"):
         spec("lines", "uk_bank_account")
 
 
 def test_mapped_columns_must_be_in_the_header() -> None:
     s = spec("csv", maps=["target.url=link"], templates=["impersonated_brand={brand}"])
     s.check_columns(["link", "brand"])
-    with pytest.raises(submit.UsageProblem, match="'brand', 'link' not in the header"):
+    with pytest.raises(UsageProblem, match="'brand', 'link' not in the header"):
         s.check_columns(["url"])
 
 
@@ -360,9 +353,9 @@ def test_schema_errors_point_into_the_item() -> None:
         "explanation": "e",
         "observed_at": "7/18/17",
     }
-    assert [e["pointer"] for e in submit.schema_errors(item)] == ["/observed_at"]
+    assert [e["pointer"] for e in schema_errors(item)] == ["/observed_at"]
     item["observed_at"] = "2017-07-18T00:00:00Z"
-    assert submit.schema_errors(item) == []
+    assert schema_errors(item) == []
 
 
 # ---- the script's field tables agree with the service's models ------------------------------
@@ -379,13 +372,13 @@ def test_target_fields_match_the_report_schema() -> None:
         (kind,) = get_args(model.model_fields["type"].annotation)
         fields[kind] = names
         required = {n for n, f in model.model_fields.items() if f.is_required()} - {"type"}
-        assert required <= {f for group in submit.TARGET_REQUIRED[kind] for f in group}, kind
-    assert fields == {kind: set(names) for kind, names in submit.TARGET_FIELDS.items()}
+        assert required <= {f for group in TARGET_REQUIRED[kind] for f in group}, kind
+    assert fields == {kind: set(names) for kind, names in TARGET_FIELDS.items()}
 
 
 def test_item_fields_match_the_report_schema() -> None:
     from fraudchannel import models
 
-    top = {f.split(".")[0] for f in submit.ITEM_FIELDS}
+    top = {f.split(".")[0] for f in ITEM_FIELDS}
     assert top | {"target"} == set(models.ReportItem.model_fields)
-    assert {f"victim_loss.{n}" for n in models.VictimLoss.model_fields} <= submit.ITEM_FIELDS
+    assert {f"victim_loss.{n}" for n in models.VictimLoss.model_fields} <= ITEM_FIELDS
