@@ -64,34 +64,31 @@ class Stored:
     decision_by: datetime | None
 
 
-async def _target_ids(
-    conn: Conn, fresh: Sequence[Notice]
-) -> tuple[dict[TargetIdent, int], dict[int, dict[str, str]]]:
-    """Upsert every target the notices name (sorted, once each).
+async def _target_ids(conn: Conn, fresh: Sequence[Notice]) -> dict[TargetIdent, int]:
+    """Upsert every target the notices name (sorted, once each); return {ident: target id}.
 
-    Returns ({ident: target id}, {target id: the target as stored, shown as answers show it}).
+    Only the ids of targets that existed before are read back.
     """
     targets = {t.ident: t for n in fresh for t in (n.target, *n.related)}
     order = sorted(targets)
     cts = [targets[i].canonical for i in order]
-    kinds = [i[0] for i in order]
-    hashes = [i[1] for i in order]
-    await conn.execute(
+    inserted = await conn.fetch(
         UPSERT_TARGETS,
-        kinds,
+        [i[0] for i in order],
         [c.key for c in cts],
-        hashes,
+        [i[1] for i in order],
         [c.canonical for c in cts],
         [c.registrable_domain for c in cts],
     )
-    rows = await conn.fetch(TARGET_IDS, kinds, hashes)
-    if len(rows) != len(order):
-        raise Retry
-    shown = {
-        r["id"]: notices.shown_target(kind, r["canonical"], r["registrable_domain"])
-        for kind, r in zip(kinds, rows, strict=True)
-    }
-    return {ident: r["id"] for ident, r in zip(order, rows, strict=True)}, shown
+    ids: dict[TargetIdent, int] = {(r["kind"], r["key_sha256"]): r["id"] for r in inserted}
+    known = [i for i in order if i not in ids]
+    if known:
+        rows = await conn.fetch(TARGET_IDS, [i[0] for i in known], [i[1] for i in known])
+        if len(rows) != len(known):
+            raise Retry
+        for ident, r in zip(known, rows, strict=True):
+            ids[ident] = r["id"]
+    return ids
 
 
 async def store_fresh(
@@ -102,10 +99,10 @@ async def store_fresh(
     now: datetime,
 ) -> dict[int, Stored]:
     """Store notices not seen before: targets, tickets, reports, links; return them by index."""
-    target_id, shown = await _target_ids(conn, fresh)
+    target_id = await _target_ids(conn, fresh)
+    tids = [target_id[n.target.ident] for n in fresh]  # each notice's main target, in order
     adds: dict[int, _Contribution] = {}
-    for n in fresh:
-        tid = target_id[n.target.ident]
+    for n, tid in zip(fresh, tids, strict=True):
         found = adds.get(tid)
         if found is None:
             found = adds[tid] = _Contribution(n.target.canonical.kind, n.index)
@@ -118,26 +115,28 @@ async def store_fresh(
     if linked:
         due.update(await _link_tickets(conn, principal, linked, adds, ticket_of, now))
 
-    outcome: dict[int, str] = {}
-    for n in fresh:
-        tid = target_id[n.target.ident]
-        if tid in opened and adds[tid].first_index == n.index:  # it opened the ticket
-            prev = opened[tid].prev_state
-            outcome[n.index] = "recurrence_after_action" if prev == "actioned" else "new_ticket"
+    outcomes: list[str] = []
+    for n, tid in zip(fresh, tids, strict=True):
+        o = opened.get(tid)
+        if o is not None and adds[tid].first_index == n.index:  # it opened the ticket
+            recurrence = o.prev_state == "actioned"
+            outcomes.append("recurrence_after_action" if recurrence else "new_ticket")
         else:
-            outcome[n.index] = "linked_to_open_ticket"
+            outcomes.append("linked_to_open_ticket")
 
-    rows = sorted(fresh, key=lambda n: n.client_ref)
+    order = sorted(range(len(fresh)), key=lambda i: fresh[i].item.client_ref)
+    rows = [fresh[i] for i in order]
+    row_tids = [tids[i] for i in order]
     inserted = await conn.fetch(
         INSERT_REPORTS,
         principal.org_id,
         batch_id,
         [n.index for n in rows],
-        [n.client_ref for n in rows],
-        [target_id[n.target.ident] for n in rows],
+        [n.item.client_ref for n in rows],
+        row_tids,
         [n.target.canonical.kind for n in rows],
-        [ticket_of[target_id[n.target.ident]] for n in rows],
-        [outcome[n.index] for n in rows],
+        [ticket_of[tid] for tid in row_tids],
+        [outcomes[i] for i in order],
         [n.item.scam_type for n in rows],
         [n.loss_major for n in rows],
         [n.item.victim_count for n in rows],
@@ -150,12 +149,12 @@ async def store_fresh(
     report_id = {r["item_index"]: r["id"] for r in inserted}
     await _link_related(conn, fresh, report_id, target_id)
     stored = {}
-    for n in fresh:
-        tid = target_id[n.target.ident]
+    for n, tid, outcome in zip(fresh, tids, outcomes, strict=True):
         ticket_id = ticket_of[tid]
-        stored[n.index] = Stored(
-            report_id[n.index], ticket_id, shown[tid], outcome[n.index], due[ticket_id]
-        )
+        # Each report shows its own canonical form (its scheme kept); the target's key is shared.
+        ct = n.target.canonical
+        shown = notices.shown_target(ct.kind, ct.canonical, ct.registrable_domain)
+        stored[n.index] = Stored(report_id[n.index], ticket_id, shown, outcome, due[ticket_id])
     return stored
 
 
@@ -171,30 +170,38 @@ async def _open_tickets(
     Returns {target id: the ticket opened} for the targets whose ticket this batch opened.
     """
     cols: list[list[Any]] = [[] for _ in range(9)]
+    # A new ticket's priority depends on its contribution's buckets only: few distinct ones.
+    scored: dict[tuple[Any, ...], tuple[str, priority.Priority, datetime]] = {}
     for tid in main_ids:
         add = adds[tid]
-        score = priority.score(
-            priority.Signals(
-                best_trust_tier=principal.trust_tier,
-                org_count=1,
-                max_loss_major=add.max_loss or 0.0,
-                victim_count=add.victims,
-                scam_types=frozenset(add.scam_types),
-                target_kind=add.kind,
-                first_reported_at=now,
-                now=now,
+        types = sorted(add.scam_types)
+        key = (add.kind, add.max_loss, add.victims, *types)
+        found = scored.get(key)
+        if found is None:
+            score = priority.score(
+                priority.Signals(
+                    best_trust_tier=principal.trust_tier,
+                    org_count=1,
+                    max_loss_major=add.max_loss or 0.0,
+                    victim_count=add.victims,
+                    scam_types=frozenset(add.scam_types),
+                    target_kind=add.kind,
+                    first_reported_at=now,
+                    now=now,
+                )
             )
-        )
+            found = scored[key] = (",".join(types), score, now + score.sla)
+        scam_types, score, due = found
         row = (
             tid,
             add.reports,
             add.max_loss,
             add.victims,
-            ",".join(sorted(add.scam_types)),
+            scam_types,
             score.score,
             score.band,
             score.reasons_json,
-            now + score.sla,
+            due,
         )
         for col, value in zip(cols, row, strict=True):
             col.append(value)

@@ -88,10 +88,17 @@ async def submit(
     another body raises IdempotencyKeyReused (422). Retries a transaction a concurrent batch
     disturbed (deadlock, a ticket decided meanwhile) up to ATTEMPTS times.
     """
-    # Validation and canonicalisation are CPU work: done once, before a connection is taken, in a
-    # worker thread so that the event loop keeps serving other requests meanwhile.
-    prepared = await asyncio.to_thread(notices.prepare, batch)
+    # Validation and canonicalisation are CPU work, done once before a connection is taken. On
+    # the event loop, a chunk at a time with a yield between chunks so that other requests are
+    # served meanwhile: in a worker thread they ran at a third of the speed with a concurrent
+    # batch (GIL hand-offs at each of canonicalisation's C calls) and in no parallel anyway.
+    preparer = notices.Preparer(batch)
     with _frozen_heap():
+        done = _prepare_step(preparer)
+        while not done:
+            await asyncio.sleep(0)  # other requests run between chunks
+            done = _prepare_step(preparer)
+        prepared = preparer.result
         return await _submit(
             pool,
             principal,
@@ -101,6 +108,25 @@ async def submit(
             len(batch.reports),
             batch.submitter.model_dump(mode="json"),
         )
+
+
+def _prepare_step(preparer: notices.Preparer) -> bool:
+    """Run one step of `preparer`, then park what it made in the permanent GC generation.
+
+    Re-enabling the collector after a step with thousands of new containers would run a young
+    collection over them at the next allocation, and older ones later (measured: 6% of the
+    server's time). gc.freeze() is O(1) and resets the young counts; _frozen_heap hands the
+    objects back.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        done = preparer.step()
+        gc.freeze()
+    finally:
+        if was_enabled:
+            gc.enable()
+    return done
 
 
 @contextmanager
@@ -238,15 +264,15 @@ def _answer(
             {
                 "index": index,
                 "client_ref": refs[index if earlier is None else earlier],
-                "report_id": s.report_id,
+                "report_id": str(s.report_id),  # asyncpg's UUID type serialises 5x slower
                 "target": s.target,
                 "outcome": outcome,
-                "ticket_id": s.ticket_id,
+                "ticket_id": str(s.ticket_id),
                 "indicative_decision_by": s.decision_by,
             }
         )
     answer = {
-        "batch_id": batch_id,
+        "batch_id": str(batch_id),
         "received_at": received_at,
         "counts": counts,
         "items": items,

@@ -46,7 +46,8 @@ SELECT r.client_ref, r.id, r.ticket_id, t.kind::text AS kind, t.canonical, t.reg
 
 -- name: upsert_targets
 -- Insert the targets not yet known, in the given order (the caller sorts by kind, key_sha256);
--- known ones are left as they are. Returns nothing: target_ids reads them all back.
+-- known ones are left as they are. Returns the rows inserted: id, kind, key_sha256 (the others
+-- are read by target_ids, in a later statement that sees what concurrent batches committed).
 -- $1 kinds text[], $2 keys text[], $3 key_sha256s bytea[], $4 canonicals text[],
 -- $5 registrable_domains text[] (NULL elements allowed)
 INSERT INTO targets (kind, key, key_sha256, canonical, registrable_domain)
@@ -54,14 +55,14 @@ SELECT t.kind::target_kind, t.key, t.key_sha256, t.canonical, t.registrable_doma
   FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[])
        WITH ORDINALITY AS t(kind, key, key_sha256, canonical, registrable_domain, ord)
  ORDER BY t.ord
-    ON CONFLICT ON CONSTRAINT targets_kind_key_sha256_key DO NOTHING;
+    ON CONFLICT ON CONSTRAINT targets_kind_key_sha256_key DO NOTHING
+RETURNING id, kind::text AS kind, key_sha256;
 
 -- name: target_ids
--- These targets as stored (id, canonical, registrable_domain), in the order given. Each exists:
--- upsert_targets ran first, in an earlier statement, so rows other batches committed meanwhile
--- are seen too. The first report of a target fixed its canonical form (http vs https).
+-- The ids of these targets, in the order given. Each exists: upsert_targets ran first, in an
+-- earlier statement, so rows other batches committed meanwhile are seen too.
 -- $1 kinds text[], $2 key_sha256s bytea[]
-SELECT t.id, t.canonical, t.registrable_domain
+SELECT t.id
   FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS i(kind, key_sha256, ord)
   JOIN targets AS t ON t.kind = i.kind::target_kind AND t.key_sha256 = i.key_sha256
  ORDER BY i.ord;
@@ -71,7 +72,8 @@ SELECT t.id, t.canonical, t.registrable_domain
 -- caller sorts the target ids). A target whose last ticket was decided gets a new one linked to
 -- it (recurrence_of). When a concurrent batch opens the same ticket first, ours is skipped and
 -- the caller links to theirs. Returns the tickets opened here: id, target_id, prev_state (the
--- state of the ticket it follows; NULL for a target's first ticket).
+-- state of the ticket it follows; NULL for a target's first ticket), read through recurrence_of
+-- (an index probe per row: joining the two CTEs was planned as a nested loop, O(n^2)).
 -- $1 target_ids bigint[] (sorted, distinct), $2 report_counts integer[], $3 max_losses_major
 -- float8[], $4 victim_counts bigint[], $5 scam_types text[] (comma-separated), $6 priorities
 -- smallint[], $7 bands text[], $8 reasons text[] (JSON), $9 sla_due_ats timestamptz[],
@@ -101,11 +103,11 @@ WITH candidates AS (
      ORDER BY c.ord
         ON CONFLICT (target_id) WHERE state IN ('open', 'in_review', 'needs_info', 'appealed')
         DO NOTHING
-    RETURNING id, target_id
+    RETURNING id, target_id, recurrence_of
 )
-SELECT o.id, o.target_id, c.prev_state::text AS prev_state
+SELECT o.id, o.target_id, p.state::text AS prev_state
   FROM opened AS o
-  JOIN candidates AS c ON c.target_id = o.target_id;
+  LEFT JOIN tickets AS p ON p.id = o.recurrence_of;
 
 -- name: lock_open_tickets
 -- Lock the open ticket of each target, by ticket id, and return its priority inputs. FOR NO KEY
@@ -142,7 +144,7 @@ INSERT INTO reports (org_id, batch_id, item_index, client_ref, target_id, target
                      body)
 SELECT $1::uuid, $2::uuid, r.item_index, r.client_ref, r.target_id, r.target_kind::target_kind,
        r.ticket_id, r.outcome::report_outcome, r.scam_type, r.loss_major, r.victim_count,
-       r.observed_at, r.target_evidence::jsonb, r.body::jsonb
+       r.observed_at, r.target_evidence::jsonb, r.body::json
   FROM unnest($3::integer[], $4::text[], $5::bigint[], $6::text[], $7::uuid[], $8::text[],
               $9::text[], $10::float8[], $11::integer[], $12::timestamptz[], $13::text[],
               $14::text[])

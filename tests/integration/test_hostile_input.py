@@ -430,12 +430,6 @@ async def test_requests_the_http_parser_refuses_get_problem_documents(
 # ---- what reaches the reporter -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/dedup/notices: an item's canonical URL is the target's first-seen form, so a "
-    "reporter who sent http:// is answered https:// (DESIGN: the canonical URL shown keeps "
-    "the scheme; the dedup key drops it)",
-)
 async def test_each_report_shows_its_own_scheme(
     server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
 ) -> None:
