@@ -62,6 +62,7 @@ class Stored:
     target: dict[str, str]
     outcome: str
     decision_by: datetime | None
+    content_differs: bool = False  # a re-sent client_ref whose item differs from the stored one
 
 
 async def _target_ids(conn: Conn, fresh: Sequence[Notice]) -> dict[TargetIdent, int]:

@@ -15,6 +15,8 @@ The answer (HTTP 202, DSA Art 16(4) confirmation of receipt) lists every item in
                 "registrable_domain"?}, "outcome", "ticket_id", "indicative_decision_by"}
                | {"index", "client_ref"?, "errors": [{"pointer", "code", "detail"}]}]}
 `indicative_decision_by` is the ticket's SLA due time for its priority band (fraudchannel.priority).
+A `duplicate_of_own_report` answer to a client_ref sent in an earlier batch carries
+`"content_differs": true` when the item differs from the stored one (nothing is changed).
 """
 
 from __future__ import annotations
@@ -230,6 +232,7 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
     if not items:
         return {}
     rows = await conn.fetch(OWN_REPORTS, org_id, [n.client_ref for n in items])
+    sent = {n.client_ref: n.body for n in items}
     return {
         r["client_ref"]: Stored(
             r["id"],
@@ -237,6 +240,8 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
             notices.shown_target(r["kind"], r["canonical"], r["registrable_domain"]),
             "duplicate_of_own_report",
             r["sla_due_at"],
+            # Nothing is changed either way; saying so keeps a correction from vanishing unseen.
+            content_differs=r["body"] != sent[r["client_ref"]],
         )
         for r in rows
     }
@@ -260,17 +265,18 @@ def _answer(
         outcome = s.outcome if earlier is None else "duplicate_of_own_report"
         counts["accepted"] += 1
         counts[outcome] += 1
-        items.append(
-            {
-                "index": index,
-                "client_ref": refs[index if earlier is None else earlier],
-                "report_id": str(s.report_id),  # asyncpg's UUID type serialises 5x slower
-                "target": s.target,
-                "outcome": outcome,
-                "ticket_id": str(s.ticket_id),
-                "indicative_decision_by": s.decision_by,
-            }
-        )
+        entry = {
+            "index": index,
+            "client_ref": refs[index if earlier is None else earlier],
+            "report_id": str(s.report_id),  # asyncpg's UUID type serialises 5x slower
+            "target": s.target,
+            "outcome": outcome,
+            "ticket_id": str(s.ticket_id),
+            "indicative_decision_by": s.decision_by,
+        }
+        if earlier is None and s.content_differs:
+            entry["content_differs"] = True
+        items.append(entry)
     answer = {
         "batch_id": str(batch_id),
         "received_at": received_at,

@@ -35,10 +35,10 @@ SELECT k.request_sha256, b.response::text AS response
 -- name: own_reports
 -- The organisation's stored reports among these client_refs (a re-sent client_ref is answered
 -- with its stored report, nothing new). Rows: client_ref, id, ticket_id, kind, canonical,
--- registrable_domain, sla_due_at.
+-- registrable_domain, sla_due_at, body (the stored item's JSON text, to tell a changed re-send).
 -- $1 org_id uuid, $2 client_refs text[]
 SELECT r.client_ref, r.id, r.ticket_id, t.kind::text AS kind, t.canonical, t.registrable_domain,
-       k.sla_due_at
+       k.sla_due_at, r.body::text AS body
   FROM reports AS r
   JOIN targets AS t ON t.id = r.target_id
   JOIN tickets AS k ON k.id = r.ticket_id

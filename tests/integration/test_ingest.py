@@ -178,6 +178,7 @@ async def test_a_resent_client_ref_returns_the_original_and_changes_nothing(
         original["ticket_id"],
         original["target"],
     )
+    assert dup["content_differs"] is True  # the changed re-send is not stored, and says so
     assert again["items"][1]["outcome"] == "linked_to_open_ticket"
     assert again["counts"]["duplicate_of_own_report"] == 1
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 2
@@ -187,6 +188,15 @@ async def test_a_resent_client_ref_returns_the_original_and_changes_nothing(
         uuid.UUID(original["ticket_id"]),
     )
     assert (counts["report_count"], counts["org_count"]) == (2, 1)
+
+
+async def test_an_identical_resend_does_not_claim_a_difference(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    item = url_item("same", f"https://{host()}/a")
+    await submit(pool, org, [item])
+    [dup] = (await submit(pool, org, [item]))["items"]
+    assert dup["outcome"] == "duplicate_of_own_report"
+    assert "content_differs" not in dup
 
 
 async def test_a_client_ref_twice_in_one_batch_is_a_duplicate_of_the_first(
