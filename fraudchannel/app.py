@@ -34,6 +34,7 @@ async def open_db(app: web.Application) -> AsyncIterator[None]:
         async with pool.acquire() as conn:
             await migrations.migrate(conn)
     app[DB] = pool
+    log.info("database_ready", migrations="current" if settings.migrate_on_start else "unchecked")
     try:
         yield
     finally:

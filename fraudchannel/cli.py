@@ -81,7 +81,7 @@ def serve(settings: Settings) -> None:
     from fraudchannel.app import create_app
 
     with database(settings) as ready:
-        log.info("serving", host=ready.host, port=ready.port, url=ready.base_url)
+        log.info("server_starting", host=ready.host, port=ready.port, url=ready.base_url)
         web.run_app(
             create_app(ready),
             host=ready.host,

@@ -171,8 +171,11 @@ def check_new_org(
             "slug must be 2 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit",
             field="slug",
         )
-    if not legal_name.strip() or len(legal_name) > 200:
-        raise ValidationFailed("legal name must be 1 to 200 characters", field="legal_name")
+    if not legal_name.strip() or len(legal_name) > 200 or not legal_name.isprintable():
+        raise ValidationFailed(
+            "legal name must be 1 to 200 printable characters (no control characters)",
+            field="legal_name",
+        )
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
     if scheme not in SCHEMES:
