@@ -24,6 +24,7 @@ from tests.auth_fixtures import (
     post_token,
     sign_assertion,
 )
+from tests.builders import batch, url_item
 from tests.conftest import Served
 
 BATCHES = "/v1/report-batches"
@@ -31,25 +32,7 @@ PROBLEM = "application/problem+json"
 
 
 def item(ref: str, url: str | None = None, **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "client_ref": ref,
-        "target": {"type": "url", "url": url or f"https://h-{uuid.uuid4().hex[:12]}.co.uk/login"},
-        "scam_type": "phishing",
-        "explanation": "Imitates the bank's login page.",
-    }
-    doc.update(over)
-    return doc
-
-
-def batch(items: list[Any], **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "schema_version": "1",
-        "submitter": {"name": "Ann Analyst", "email": "ann@bank.example"},
-        "good_faith": True,
-        "reports": items,
-    }
-    doc.update(over)
-    return doc
+    return url_item(ref, url or f"https://h-{uuid.uuid4().hex[:12]}.co.uk/login", **over)
 
 
 async def reporter(make_org: MakeOrg, get_token: GetToken) -> str:

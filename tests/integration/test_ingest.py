@@ -15,6 +15,7 @@ from fraudchannel import ingest
 from fraudchannel.errors import IdempotencyKeyReused
 from fraudchannel.parsing import parse_envelope
 from fraudchannel.principal import ROLE_SCOPES, Principal
+from tests.builders import batch, host, url_item
 
 
 async def new_org(pool: asyncpg.Pool, trust_tier: int = 2) -> Principal:
@@ -37,30 +38,8 @@ async def one(pool: asyncpg.Pool, sql: str, *args: Any) -> asyncpg.Record:
     return row
 
 
-def host() -> str:
-    return f"evil-{uuid.uuid4().hex[:12]}.co.uk"
-
-
-def url_item(ref: str, url: str, **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "client_ref": ref,
-        "target": {"type": "url", "url": url},
-        "scam_type": "phishing",
-        "explanation": "Imitates the bank's login page.",
-    }
-    doc.update(over)
-    return doc
-
-
 def body_of(items: list[Any]) -> bytes:
-    return json.dumps(
-        {
-            "schema_version": "1",
-            "submitter": {"name": "Ann Analyst", "email": "ann@bank.example"},
-            "good_faith": True,
-            "reports": items,
-        }
-    ).encode()
+    return json.dumps(batch(items)).encode()
 
 
 async def submit(

@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.integration.test_ingest import host, new_org, submit, url_item
+from tests.builders import host, url_item
+from tests.integration.test_ingest import new_org, submit
 
 
 async def test_same_org_concurrent_batches_with_shared_client_refs_store_each_once(

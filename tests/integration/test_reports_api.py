@@ -11,36 +11,11 @@ import aiohttp
 import pytest
 
 from tests.auth_fixtures import GetToken, MakeOrg, bearer
+from tests.builders import batch, host, url_item
 from tests.conftest import Served, ServeFactory
 
 BATCHES = "/v1/report-batches"
 PROBLEM = "application/problem+json"
-
-
-def host() -> str:
-    return f"evil-{uuid.uuid4().hex[:12]}.co.uk"
-
-
-def url_item(ref: str, url: str, **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "client_ref": ref,
-        "target": {"type": "url", "url": url},
-        "scam_type": "phishing",
-        "explanation": "Imitates the bank's login page.",
-    }
-    doc.update(over)
-    return doc
-
-
-def batch(items: list[Any], **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "schema_version": "1",
-        "submitter": {"name": "Ann Analyst", "email": "ann@bank.example"},
-        "good_faith": True,
-        "reports": items,
-    }
-    doc.update(over)
-    return doc
 
 
 async def reporter(make_org: MakeOrg, get_token: GetToken, server: Served | None = None) -> str:
