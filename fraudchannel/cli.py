@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import asyncpg
 import click
 import structlog
-from aiohttp import web
 
 from fraudchannel import migrations
 from fraudchannel.logs import configure_logging
@@ -61,6 +60,14 @@ async def _connect(settings: Settings) -> asyncpg.Connection:
     return conn
 
 
+async def _migrate(settings: Settings) -> list[int]:
+    conn = await _connect(settings)
+    try:
+        return await migrations.migrate(conn)
+    finally:
+        await conn.close()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -75,21 +82,25 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Worker processes (default FRAUDCHANNEL_WORKERS; 0: one per CPU).",
+)
 @click.pass_obj
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, workers: int | None) -> None:
     """Apply migrations and serve HTTP on FRAUDCHANNEL_HOST:FRAUDCHANNEL_PORT."""
-    from fraudchannel.app import create_app
+    from fraudchannel import serving
 
+    count = serving.worker_count(settings.workers if workers is None else workers)
     with database(settings) as ready:
-        log.info("server_starting", host=ready.host, port=ready.port, url=ready.base_url)
-        web.run_app(
-            create_app(ready),
-            host=ready.host,
-            port=ready.port,
-            print=None,
-            access_log=None,
-            handle_signals=True,
+        if ready.migrate_on_start and count > 1:
+            asyncio.run(_migrate(ready))  # once, before the workers race for the lock
+        log.info(
+            "server_starting", host=ready.host, port=ready.port, url=ready.base_url, workers=count
         )
+        serving.serve(ready, count)
 
 
 @main.command()
@@ -97,15 +108,8 @@ def serve(settings: Settings) -> None:
 def migrate(settings: Settings) -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
 
-    async def run(ready: Settings) -> list[int]:
-        conn = await _connect(ready)
-        try:
-            return await migrations.migrate(conn)
-        finally:
-            await conn.close()
-
     with database(settings) as ready:
-        applied = asyncio.run(run(ready))
+        applied = asyncio.run(_migrate(ready))
     click.echo(f"applied {len(applied)} migration(s): {applied}" if applied else "up to date")
 
 

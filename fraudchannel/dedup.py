@@ -21,6 +21,7 @@ from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from uuid_utils.compat import uuid7
 
 from fraudchannel import notices, priority
 from fraudchannel.db import query
@@ -29,6 +30,7 @@ from fraudchannel.principal import Principal
 
 UPSERT_TARGETS: Final = query("ingest", "upsert_targets")
 TARGET_IDS: Final = query("ingest", "target_ids")
+OPEN_FIRST_TICKETS: Final = query("ingest", "open_first_tickets")
 OPEN_TICKETS: Final = query("ingest", "open_tickets")
 LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
 REPORTED_BEFORE: Final = query("ingest", "reported_before")
@@ -65,10 +67,13 @@ class Stored:
     content_differs: bool = False  # a re-sent client_ref whose item differs from the stored one
 
 
-async def _target_ids(conn: Conn, fresh: Sequence[Notice]) -> dict[TargetIdent, int]:
-    """Upsert every target the notices name (sorted, once each); return {ident: target id}.
+async def _target_ids(
+    conn: Conn, fresh: Sequence[Notice]
+) -> tuple[dict[TargetIdent, int], set[int]]:
+    """Upsert every target the notices name (sorted, once each).
 
-    Only the ids of targets that existed before are read back.
+    Returns ({ident: target id}, ids of the targets this statement created). Only the ids of
+    targets that existed before are read back, by a second statement.
     """
     targets = {t.ident: t for n in fresh for t in (n.target, *n.related)}
     order = sorted(targets)
@@ -82,6 +87,7 @@ async def _target_ids(conn: Conn, fresh: Sequence[Notice]) -> dict[TargetIdent, 
         [c.registrable_domain for c in cts],
     )
     ids: dict[TargetIdent, int] = {(r["kind"], r["key_sha256"]): r["id"] for r in inserted}
+    created = set(ids.values())
     known = [i for i in order if i not in ids]
     if known:
         rows = await conn.fetch(TARGET_IDS, [i[0] for i in known], [i[1] for i in known])
@@ -89,7 +95,7 @@ async def _target_ids(conn: Conn, fresh: Sequence[Notice]) -> dict[TargetIdent, 
             raise Retry
         for ident, r in zip(known, rows, strict=True):
             ids[ident] = r["id"]
-    return ids
+    return ids, created
 
 
 async def store_fresh(
@@ -100,7 +106,7 @@ async def store_fresh(
     now: datetime,
 ) -> dict[int, Stored]:
     """Store notices not seen before: targets, tickets, reports, links; return them by index."""
-    target_id = await _target_ids(conn, fresh)
+    target_id, created = await _target_ids(conn, fresh)
     tids = [target_id[n.target.ident] for n in fresh]  # each notice's main target, in order
     adds: dict[int, _Contribution] = {}
     for n, tid in zip(fresh, tids, strict=True):
@@ -109,7 +115,7 @@ async def store_fresh(
             found = adds[tid] = _Contribution(n.target.canonical.kind, n.index)
         found.add(n)
     main_ids = sorted(adds)
-    opened = await _open_tickets(conn, principal, main_ids, adds, now)
+    opened = await _open_tickets(conn, principal, main_ids, created, adds, now)
     ticket_of = {tid: o.ticket_id for tid, o in opened.items()}
     due = {o.ticket_id: o.due for o in opened.values()}
     linked = [tid for tid in main_ids if tid not in opened]
@@ -128,26 +134,30 @@ async def store_fresh(
     order = sorted(range(len(fresh)), key=lambda i: fresh[i].item.client_ref)
     rows = [fresh[i] for i in order]
     row_tids = [tids[i] for i in order]
-    inserted = await conn.fetch(
-        INSERT_REPORTS,
-        principal.org_id,
-        batch_id,
-        [n.index for n in rows],
-        [n.item.client_ref for n in rows],
-        row_tids,
-        [n.target.canonical.kind for n in rows],
-        [ticket_of[tid] for tid in row_tids],
-        [outcomes[i] for i in order],
-        [n.item.scam_type for n in rows],
-        [n.loss_major for n in rows],
-        [n.item.victim_count for n in rows],
-        [n.item.observed_at for n in rows],
-        [n.target_evidence for n in rows],
-        [n.body for n in rows],
-    )
-    if len(inserted) != len(rows):
-        raise Retry  # a concurrent batch of this organisation stored one of our client_refs
-    report_id = {r["item_index"]: r["id"] for r in inserted}
+    report_ids = [uuid7() for _ in rows]
+    try:
+        await conn.execute(
+            INSERT_REPORTS,
+            principal.org_id,
+            batch_id,
+            report_ids,
+            [n.index for n in rows],
+            [n.item.client_ref for n in rows],
+            row_tids,
+            [n.target.canonical.kind for n in rows],
+            [ticket_of[tid] for tid in row_tids],
+            [outcomes[i] for i in order],
+            [n.item.scam_type for n in rows],
+            [n.loss_major for n in rows],
+            [n.item.victim_count for n in rows],
+            [n.item.observed_at for n in rows],
+            [n.target_evidence for n in rows],
+            [n.body for n in rows],
+        )
+    except asyncpg.UniqueViolationError as exc:
+        # A concurrent batch of this organisation stored one of our client_refs first.
+        raise Retry from exc
+    report_id = {n.index: rid for n, rid in zip(rows, report_ids, strict=True)}
     await _link_related(conn, fresh, report_id, target_id)
     stored = {}
     for n, tid, outcome in zip(fresh, tids, outcomes, strict=True):
@@ -163,25 +173,77 @@ async def _open_tickets(
     conn: Conn,
     principal: Principal,
     main_ids: list[int],
+    created: set[int],
     adds: dict[int, _Contribution],
     now: datetime,
 ) -> dict[int, _Opened]:
     """Open tickets, counts and priority included, for targets without an open one.
 
-    Returns {target id: the ticket opened} for the targets whose ticket this batch opened.
+    Targets in `created` (made by this batch) get their first ticket straight away; the others
+    are checked for an open ticket first (and may recur after a decision). Returns {target id:
+    the ticket opened} for the targets whose ticket this batch opened.
     """
-    cols: list[list[Any]] = [[] for _ in range(9)]
-    # A new ticket's priority depends on its contribution's buckets only: few distinct ones.
-    scored: dict[tuple[Any, ...], tuple[str, priority.Priority, datetime]] = {}
+    first = _TicketRows()
+    known = _TicketRows()
     for tid in main_ids:
         add = adds[tid]
+        (first if tid in created else known).add(tid, add, principal.trust_tier, now)
+    opened: dict[int, _Opened] = {}
+    if first.ids:
+        await conn.execute(OPEN_FIRST_TICKETS, *first.args(principal.trust_tier))
+        opened = {
+            tid: _Opened(ticket_id, None, due)
+            for tid, ticket_id, due in zip(first.targets, first.ids, first.dues, strict=True)
+        }
+    if known.ids:
+        rows = await conn.fetch(OPEN_TICKETS, *known.args(principal.trust_tier))
+        due_of = dict(zip(known.targets, known.dues, strict=True))
+        for r in rows:
+            opened[r["target_id"]] = _Opened(r["id"], r["prev_state"], due_of[r["target_id"]])
+    return opened
+
+
+class _TicketRows:
+    """Columns of the tickets a batch may open (open_first_tickets / open_tickets arguments).
+
+    A new ticket's priority depends on its contribution's buckets only, so few distinct scores,
+    reason lists and scam-type lists occur: each is computed and sent once per "shape".
+    """
+
+    __slots__ = (
+        "_bands",
+        "_counts",
+        "_losses",
+        "_priorities",
+        "_shape_of",
+        "_shapes",
+        "_victims",
+        "dues",
+        "ids",
+        "targets",
+    )
+
+    def __init__(self) -> None:
+        self.ids: list[UUID] = []
+        self.targets: list[int] = []
+        self.dues: list[datetime] = []
+        self._counts: list[int] = []
+        self._losses: list[float | None] = []
+        self._victims: list[int] = []
+        self._priorities: list[int] = []
+        self._bands: list[str] = []
+        self._shapes: list[int] = []
+        self._shape_of: dict[tuple[Any, ...], tuple[int, priority.Priority, str]] = {}
+
+    def add(self, tid: int, add: _Contribution, trust_tier: int, now: datetime) -> None:
+        """Add the ticket `add` opens for target `tid`, scored as priority.score says."""
         types = sorted(add.scam_types)
         key = (add.kind, add.max_loss, add.victims, *types)
-        found = scored.get(key)
+        found = self._shape_of.get(key)
         if found is None:
             score = priority.score(
                 priority.Signals(
-                    best_trust_tier=principal.trust_tier,
+                    best_trust_tier=trust_tier,
                     org_count=1,
                     max_loss_major=add.max_loss or 0.0,
                     victim_count=add.victims,
@@ -191,27 +253,35 @@ async def _open_tickets(
                     now=now,
                 )
             )
-            found = scored[key] = (",".join(types), score, now + score.sla)
-        scam_types, score, due = found
-        row = (
-            tid,
-            add.reports,
-            add.max_loss,
-            add.victims,
-            scam_types,
-            score.score,
-            score.band,
-            score.reasons_json,
-            due,
-        )
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
-    rows = await conn.fetch(OPEN_TICKETS, *cols, principal.trust_tier)
-    due_by_target = dict(zip(main_ids, cols[-1], strict=True))
-    return {
-        r["target_id"]: _Opened(r["id"], r["prev_state"], due_by_target[r["target_id"]])
-        for r in rows
-    }
+            found = self._shape_of[key] = (len(self._shape_of) + 1, score, ",".join(types))
+        shape, score, _ = found
+        self.ids.append(uuid7())
+        self.targets.append(tid)
+        self.dues.append(now + score.sla)
+        self._counts.append(add.reports)
+        self._losses.append(add.max_loss)
+        self._victims.append(add.victims)
+        self._priorities.append(score.score)
+        self._bands.append(score.band)
+        self._shapes.append(shape)
+
+    def args(self, trust_tier: int) -> list[Any]:
+        """Return the statement's arguments ($1..$12 of open_first_tickets / open_tickets)."""
+        shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
+        return [
+            self.ids,
+            self.targets,
+            self._counts,
+            self._losses,
+            self._victims,
+            self._priorities,
+            self._shapes,
+            [score.reasons_json for _, score, _ in shapes],
+            [types for _, _, types in shapes],
+            self._bands,
+            self.dues,
+            trust_tier,
+        ]
 
 
 async def _link_tickets(

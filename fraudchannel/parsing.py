@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC
 from typing import Any, Final
 
+import jiter
 from pydantic import ValidationError
 
 from fraudchannel.errors import BadRequest, ValidationFailed
@@ -44,54 +45,63 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Ambiguous(ValueError):
-    """The JSON text is syntactically fine but not one unambiguous value (RFC 7493 I-JSON)."""
+_DUPLICATE_MEMBER: Final = re.compile(r'^Detected duplicate key "(.*)" at line')
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise _Ambiguous(f"the member {json.dumps(name)[:80]} appears more than once")
-            seen.add(name)
-    return obj
+def read_json(body: bytes) -> Any:
+    """Return the one JSON value of `body`, or raise BadRequest (400).
+
+    Refused: anything not JSON text (syntax, trailing data, invalid UTF-8, lone surrogate
+    escapes, nesting deeper than 200), NaN and Infinity (not JSON numbers, RFC 8259 §6), and an
+    object repeating a member name: parsers disagree on which value wins, so the service never
+    guesses (RFC 7493 §2.3, I-JSON). One pass of jiter, the parser inside pydantic.
+    """
+    try:
+        return jiter.from_json(body, catch_duplicate_keys=True, allow_inf_nan=False)
+    except ValueError as exc:
+        message = str(exc)
+        duplicate = _DUPLICATE_MEMBER.match(message)
+        if duplicate:
+            name = json.dumps(duplicate.group(1))[:80]
+            raise BadRequest(
+                "The body is not one unambiguous JSON document: "
+                f"the member {name} appears more than once ({message.partition(' at ')[2]})."
+            ) from None
+        raise BadRequest(f"The body is not valid JSON: {_explain(body, message)}.") from None
+
+
+class _NotANumber(ValueError):
+    pass
 
 
 def _no_constant(name: str) -> Any:
-    raise _Ambiguous(f"{name} is not a JSON number (RFC 8259 §6)")
+    raise _NotANumber(f"{name} is not a JSON number (RFC 8259 §6)")
 
 
-def check_unambiguous(body: bytes) -> None:
-    """Raise BadRequest when `body` (JSON known to parse) repeats a member name in an object or
-    uses NaN/Infinity: pydantic's parser keeps the last duplicate and accepts the constants, and
-    the service never guesses which value the sender meant (RFC 7493 §2.3, RFC 8259 §6)."""
+def _explain(body: bytes, message: str) -> str:
+    """Return why jiter refused `body`, naming NaN/Infinity where jiter says "expected value"."""
     try:
-        json.loads(body, object_pairs_hook=_unique_members, parse_constant=_no_constant)
-    except _Ambiguous as exc:
-        raise BadRequest(f"The body is not one unambiguous JSON document: {exc}.") from None
+        json.loads(body, parse_constant=_no_constant)
+    except _NotANumber as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        pass
+    return message
 
 
 def parse_envelope(body: bytes, *, max_reports: int) -> RawBatch:
     """Return the batch envelope of the JSON text `body`, items left raw.
 
-    Raises BadRequest (400) when `body` is not JSON at all (syntax, invalid UTF-8, lone
-    surrogates, nesting deeper than 200, NaN or Infinity) or repeats a member name in an object,
+    Raises BadRequest (400) when `body` is not one unambiguous JSON document (see read_json),
     ValidationFailed (422, `errors: [{pointer, code, detail}]`) when the envelope breaks the
     schema or holds more than `max_reports` items.
     """
-    try:
-        with gc_paused():
-            batch = RawBatch.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        if first["type"] == "json_invalid":
-            raise BadRequest(f"The body is not valid JSON: {first['msg']}") from None
-        check_unambiguous(body)
-        raise ValidationFailed(errors=pointer_errors(exc)) from None
     with gc_paused():
-        check_unambiguous(body)
+        document = read_json(body)
+        try:
+            batch = RawBatch.model_validate(document)
+        except ValidationError as exc:
+            raise ValidationFailed(errors=pointer_errors(exc)) from None
     if len(batch.reports) > max_reports:
         raise ValidationFailed(
             f"A batch holds at most {max_reports} reports.",

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     clock_leeway_s: int = Field(
         30, ge=0, le=30, description="Clock skew allowed on nbf/iat/exp, seconds."
     )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="HTTP worker processes; 0: one per CPU the server may use.",
+    )
     max_batch_reports: int = Field(
         10_000, ge=1, le=100_000, description="Most reports in one batch."
     )

@@ -67,23 +67,45 @@ SELECT t.id
   JOIN targets AS t ON t.kind = i.kind::target_kind AND t.key_sha256 = i.key_sha256
  ORDER BY i.ord;
 
+-- name: open_first_tickets
+-- Open the first ticket of targets this batch created (upsert_targets returned them): no
+-- earlier ticket can exist and no other transaction can open one before we commit, so no lookup
+-- and no ON CONFLICT. Ids, counts and priority are the caller's. Priority reasons and scam-type
+-- lists repeat across tickets: each row names its entry of a short array ($7, $8) by position.
+-- $1 ids uuid[], $2 target_ids bigint[] (sorted), $3 report_counts integer[],
+-- $4 max_losses_major float8[], $5 victim_counts bigint[], $6 priorities smallint[],
+-- $7 shapes integer[] (1-based positions in $8 and $9), $8 reasons text[] (JSON, one per shape;
+-- read once, as an InitPlan),
+-- $9 scam_types text[] (comma-separated, one per shape), $10 bands text[], $11 sla_due_ats
+-- timestamptz[], $12 best_trust_tier smallint (the reporting organisation's)
+INSERT INTO tickets (id, target_id, priority, band, priority_reasons, sla_due_at, report_count,
+                     org_count, best_trust_tier, max_loss_major, victim_count, scam_types,
+                     first_reported_at, last_reported_at)
+SELECT i.id, i.target_id, i.priority, i.band::ticket_band,
+       ((SELECT array_agg(r::jsonb ORDER BY o)
+           FROM unnest($8::text[]) WITH ORDINALITY AS u(r, o)))[i.shape],
+       i.sla_due_at,
+       i.report_count, 1, $12::smallint, i.max_loss_major, i.victim_count,
+       string_to_array(($9::text[])[i.shape], ','), now(), now()
+  FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::float8[], $5::bigint[],
+              $6::smallint[], $7::integer[], $10::text[], $11::timestamptz[])
+       AS i(id, target_id, report_count, max_loss_major, victim_count, priority, shape, band,
+            sla_due_at);
+
 -- name: open_tickets
--- Open a ticket, with its counts and priority as given, for each target that has none open (the
--- caller sorts the target ids). A target whose last ticket was decided gets a new one linked to
--- it (recurrence_of). When a concurrent batch opens the same ticket first, ours is skipped and
--- the caller links to theirs. Returns the tickets opened here: id, target_id, prev_state (the
--- state of the ticket it follows; NULL for a target's first ticket), read through recurrence_of
--- (an index probe per row: joining the two CTEs was planned as a nested loop, O(n^2)).
--- $1 target_ids bigint[] (sorted, distinct), $2 report_counts integer[], $3 max_losses_major
--- float8[], $4 victim_counts bigint[], $5 scam_types text[] (comma-separated), $6 priorities
--- smallint[], $7 bands text[], $8 reasons text[] (JSON), $9 sla_due_ats timestamptz[],
--- $10 best_trust_tier smallint (the reporting organisation's)
+-- Open a ticket, with the id, counts and priority given, for each of these known targets that
+-- has none open (the caller sorts the target ids). A target whose last ticket was decided gets
+-- a new one linked to it (recurrence_of). When a concurrent batch opens the same ticket first,
+-- ours is skipped and the caller links to theirs. Returns the tickets opened here: id,
+-- target_id, prev_state (the state of the ticket it follows; NULL for a target's first ticket),
+-- read through recurrence_of (an index probe per row: joining the two CTEs was planned as a
+-- nested loop, O(n^2)). Arguments as open_first_tickets.
 WITH candidates AS (
     SELECT i.*, prev.id AS prev_id, prev.state AS prev_state
-      FROM unnest($1::bigint[], $2::integer[], $3::float8[], $4::bigint[], $5::text[],
-                  $6::smallint[], $7::text[], $8::text[], $9::timestamptz[])
-           WITH ORDINALITY AS i(target_id, report_count, max_loss_major, victim_count, scam_types,
-                                priority, band, reasons, sla_due_at, ord)
+      FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::float8[], $5::bigint[],
+                  $6::smallint[], $7::integer[], $10::text[], $11::timestamptz[])
+           WITH ORDINALITY AS i(id, target_id, report_count, max_loss_major, victim_count,
+                                priority, shape, band, sla_due_at, ord)
       LEFT JOIN LATERAL (
             SELECT k.id, k.state
               FROM tickets AS k
@@ -93,12 +115,14 @@ WITH candidates AS (
            ) AS prev ON true
      WHERE prev.id IS NULL OR prev.state IN ('actioned', 'no_action')
 ), opened AS (
-    INSERT INTO tickets (target_id, recurrence_of, priority, band, priority_reasons, sla_due_at,
-                         report_count, org_count, best_trust_tier, max_loss_major, victim_count,
-                         scam_types, first_reported_at, last_reported_at)
-    SELECT c.target_id, c.prev_id, c.priority, c.band::ticket_band, c.reasons::jsonb,
-           c.sla_due_at, c.report_count, 1, $10::smallint, c.max_loss_major, c.victim_count,
-           string_to_array(c.scam_types, ','), now(), now()
+    INSERT INTO tickets (id, target_id, recurrence_of, priority, band, priority_reasons,
+                         sla_due_at, report_count, org_count, best_trust_tier, max_loss_major,
+                         victim_count, scam_types, first_reported_at, last_reported_at)
+    SELECT c.id, c.target_id, c.prev_id, c.priority, c.band::ticket_band,
+           ((SELECT array_agg(r::jsonb ORDER BY o)
+               FROM unnest($8::text[]) WITH ORDINALITY AS u(r, o)))[c.shape],
+           c.sla_due_at, c.report_count, 1, $12::smallint, c.max_loss_major, c.victim_count,
+           string_to_array(($9::text[])[c.shape], ','), now(), now()
       FROM candidates AS c
      ORDER BY c.ord
         ON CONFLICT (target_id) WHERE state IN ('open', 'in_review', 'needs_info', 'appealed')
@@ -131,29 +155,25 @@ SELECT DISTINCT r.ticket_id
  WHERE r.ticket_id = ANY($1::uuid[]) AND r.org_id = $2::uuid;
 
 -- name: insert_reports
--- Store one organisation's new notices (the caller sorts them by client_ref). One already stored
--- under the same client_ref (a concurrent batch of the same org) is skipped: the caller retries.
--- Returns id, item_index of each row stored.
--- $1 org_id uuid, $2 batch_id uuid, $3 item_indexes integer[], $4 client_refs text[],
--- $5 target_ids bigint[], $6 target_kinds text[], $7 ticket_ids uuid[], $8 outcomes text[],
--- $9 scam_types text[], $10 losses_major float8[], $11 victim_counts integer[],
--- $12 observed_ats timestamptz[], $13 target_evidence text[] (JSON or NULL), $14 bodies text[]
+-- Store one organisation's new notices, ids given (the caller sorts them by client_ref). A
+-- client_ref stored meanwhile by a concurrent batch of the same organisation raises
+-- unique_violation (reports_org_client_ref_key): the caller retries the whole transaction.
+-- $1 org_id uuid, $2 batch_id uuid, $3 ids uuid[], $4 item_indexes integer[], $5 client_refs
+-- text[], $6 target_ids bigint[], $7 target_kinds text[], $8 ticket_ids uuid[], $9 outcomes
+-- text[], $10 scam_types text[], $11 losses_major float8[], $12 victim_counts integer[],
+-- $13 observed_ats timestamptz[], $14 target_evidence text[] (JSON or NULL), $15 bodies text[]
 -- (JSON)
-INSERT INTO reports (org_id, batch_id, item_index, client_ref, target_id, target_kind, ticket_id,
-                     outcome, scam_type, loss_major, victim_count, observed_at, target_evidence,
-                     body)
-SELECT $1::uuid, $2::uuid, r.item_index, r.client_ref, r.target_id, r.target_kind::target_kind,
-       r.ticket_id, r.outcome::report_outcome, r.scam_type, r.loss_major, r.victim_count,
-       r.observed_at, r.target_evidence::jsonb, r.body::json
-  FROM unnest($3::integer[], $4::text[], $5::bigint[], $6::text[], $7::uuid[], $8::text[],
-              $9::text[], $10::float8[], $11::integer[], $12::timestamptz[], $13::text[],
-              $14::text[])
-       WITH ORDINALITY AS r(item_index, client_ref, target_id, target_kind, ticket_id, outcome,
-                            scam_type, loss_major, victim_count, observed_at, target_evidence,
-                            body, ord)
- ORDER BY r.ord
-    ON CONFLICT ON CONSTRAINT reports_org_client_ref_key DO NOTHING
-RETURNING id, item_index;
+INSERT INTO reports (id, org_id, batch_id, item_index, client_ref, target_id, target_kind,
+                     ticket_id, outcome, scam_type, loss_major, victim_count, observed_at,
+                     target_evidence, body)
+SELECT r.id, $1::uuid, $2::uuid, r.item_index, r.client_ref, r.target_id,
+       r.target_kind::target_kind, r.ticket_id, r.outcome::report_outcome, r.scam_type,
+       r.loss_major, r.victim_count, r.observed_at, r.target_evidence::jsonb, r.body::json
+  FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::bigint[], $7::text[], $8::uuid[],
+              $9::text[], $10::text[], $11::float8[], $12::integer[], $13::timestamptz[],
+              $14::text[], $15::text[])
+       AS r(id, item_index, client_ref, target_id, target_kind, ticket_id, outcome, scam_type,
+            loss_major, victim_count, observed_at, target_evidence, body);
 
 -- name: link_related_targets
 -- Link reports to the other targets they name. $1 report_ids uuid[], $2 target_ids bigint[],
