@@ -47,7 +47,11 @@ class Timer:
 
     def log_query(self, record: Any) -> None:
         """asyncpg query logger: add the statement's elapsed time under its name."""
-        self.seconds["sql " + STATEMENT_NAMES.get(record.query, "other")] += record.elapsed
+        name = STATEMENT_NAMES.get(record.query)
+        if name is None:  # COPY rows in: "COPY reports(...) FROM STDIN ..."
+            words = record.query.split()
+            name = f"copy {words[1].split('(')[0]}" if words[:1] == ["COPY"] else "other"
+        self.seconds["sql " + name] += record.elapsed
 
     def log_plan(self, conn: Any, message: Any) -> None:
         """auto_explain notice: add the statement's execution time inside PostgreSQL."""

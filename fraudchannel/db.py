@@ -39,14 +39,29 @@ def query(service: str, name: str) -> str:
         raise KeyError(f"no query {name!r} in sql/queries/{service}.sql") from None
 
 
+def _json_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):  # JSON text serialised already (a stored item, an answer)
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _jsonb_bytes(value: Any) -> bytes:
+    return b"\x01" + _json_bytes(value)  # jsonb's binary form: version 1, then the text
+
+
+def _jsonb_value(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    for typename in ("json", "jsonb"):
-        await conn.set_type_codec(
-            typename,
-            encoder=lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
-            decoder=json.loads,
-            schema="pg_catalog",
-        )
+    """Give json and jsonb parameters and results as Python values (binary format, so COPY can
+    write them too). A `bytes` parameter is taken as JSON text serialised already."""
+    await conn.set_type_codec(
+        "json", encoder=_json_bytes, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_bytes, decoder=_jsonb_value, schema="pg_catalog", format="binary"
+    )
 
 
 async def create_pool(

@@ -30,11 +30,46 @@ from fraudchannel.principal import Principal
 
 UPSERT_TARGETS: Final = query("ingest", "upsert_targets")
 TARGET_IDS: Final = query("ingest", "target_ids")
-OPEN_FIRST_TICKETS: Final = query("ingest", "open_first_tickets")
 OPEN_TICKETS: Final = query("ingest", "open_tickets")
 LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
 REPORTED_BEFORE: Final = query("ingest", "reported_before")
-INSERT_REPORTS: Final = query("ingest", "insert_reports")
+# Rows written with COPY (binary): the fastest way in for rows whose every value is known here
+# (measured: a third less time per report than INSERT ... SELECT FROM unnest(...)). A unique
+# violation (a client_ref stored meanwhile by the same organisation) aborts it: Retry.
+REPORT_COLUMNS: Final = (
+    "id",
+    "org_id",
+    "batch_id",
+    "item_index",
+    "client_ref",
+    "target_id",
+    "target_kind",
+    "ticket_id",
+    "outcome",
+    "scam_type",
+    "loss_major",
+    "victim_count",
+    "observed_at",
+    "target_evidence",
+    "body",
+)
+# A target's first ticket (the target was created by this batch: no other ticket can exist).
+TICKET_COLUMNS: Final = (
+    "id",
+    "target_id",
+    "priority",
+    "band",
+    "priority_reasons",
+    "sla_due_at",
+    "report_count",
+    "org_count",
+    "best_trust_tier",
+    "max_loss_major",
+    "victim_count",
+    "scam_types",
+    "first_reported_at",
+    "last_reported_at",
+)
 LINK_RELATED_TARGETS: Final = query("ingest", "link_related_targets")
 UPDATE_TICKETS: Final = query("ingest", "update_tickets")
 
@@ -135,25 +170,29 @@ async def store_fresh(
     rows = [fresh[i] for i in order]
     row_tids = [tids[i] for i in order]
     report_ids = [uuid7() for _ in rows]
-    try:
-        await conn.execute(
-            INSERT_REPORTS,
-            principal.org_id,
+    org_id = principal.org_id
+    records = [
+        (
+            rid,
+            org_id,
             batch_id,
-            report_ids,
-            [n.index for n in rows],
-            [n.item.client_ref for n in rows],
-            row_tids,
-            [n.target.canonical.kind for n in rows],
-            [ticket_of[tid] for tid in row_tids],
-            [outcomes[i] for i in order],
-            [n.item.scam_type for n in rows],
-            [n.loss_major for n in rows],
-            [n.item.victim_count for n in rows],
-            [n.item.observed_at for n in rows],
-            [n.target_evidence for n in rows],
-            [n.body for n in rows],
+            n.index,
+            n.item.client_ref,
+            tid,
+            n.target.canonical.kind,
+            ticket_of[tid],
+            outcomes[i],
+            n.item.scam_type,
+            n.loss_major,
+            n.item.victim_count,
+            n.item.observed_at,
+            n.target_evidence,
+            n.body,
         )
+        for rid, i, n, tid in zip(report_ids, order, rows, row_tids, strict=True)
+    ]
+    try:
+        await conn.copy_records_to_table("reports", records=records, columns=REPORT_COLUMNS)
     except asyncpg.UniqueViolationError as exc:
         # A concurrent batch of this organisation stored one of our client_refs first.
         raise Retry from exc
@@ -190,7 +229,9 @@ async def _open_tickets(
         (first if tid in created else known).add(tid, add, principal.trust_tier, now)
     opened: dict[int, _Opened] = {}
     if first.ids:
-        await conn.execute(OPEN_FIRST_TICKETS, *first.args(principal.trust_tier))
+        await conn.copy_records_to_table(
+            "tickets", records=first.records(principal.trust_tier, now), columns=TICKET_COLUMNS
+        )
         opened = {
             tid: _Opened(ticket_id, None, due)
             for tid, ticket_id, due in zip(first.targets, first.ids, first.dues, strict=True)
@@ -204,7 +245,7 @@ async def _open_tickets(
 
 
 class _TicketRows:
-    """Columns of the tickets a batch may open (open_first_tickets / open_tickets arguments).
+    """The tickets a batch may open: rows for COPY (first tickets) or open_tickets' arguments.
 
     A new ticket's priority depends on its contribution's buckets only, so few distinct scores,
     reason lists and scam-type lists occur: each is computed and sent once per "shape".
@@ -265,8 +306,44 @@ class _TicketRows:
         self._bands.append(score.band)
         self._shapes.append(shape)
 
+    def records(self, trust_tier: int, now: datetime) -> list[tuple[Any, ...]]:
+        """Return the tickets as rows of TICKET_COLUMNS (for COPY)."""
+        shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
+        reasons = [score.reasons_json.encode() for _, score, _ in shapes]
+        types = [kinds.split(",") for _, _, kinds in shapes]
+        return [
+            (
+                ticket_id,
+                tid,
+                prio,
+                band,
+                reasons[shape - 1],
+                due,
+                count,
+                1,
+                trust_tier,
+                loss,
+                victims,
+                types[shape - 1],
+                now,
+                now,
+            )
+            for ticket_id, tid, prio, band, shape, due, count, loss, victims in zip(
+                self.ids,
+                self.targets,
+                self._priorities,
+                self._bands,
+                self._shapes,
+                self.dues,
+                self._counts,
+                self._losses,
+                self._victims,
+                strict=True,
+            )
+        ]
+
     def args(self, trust_tier: int) -> list[Any]:
-        """Return the statement's arguments ($1..$12 of open_first_tickets / open_tickets)."""
+        """Return the arguments ($1..$12) of the open_tickets statement."""
         shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
         return [
             self.ids,

@@ -241,7 +241,7 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
             "duplicate_of_own_report",
             r["sla_due_at"],
             # Nothing is changed either way; saying so keeps a correction from vanishing unseen.
-            content_differs=r["body"] != sent[r["client_ref"]],
+            content_differs=r["body"].encode() != sent[r["client_ref"]],
         )
         for r in rows
     }

@@ -55,17 +55,17 @@ class Notice:
     """One valid item to store: its position, raw JSON text and canonical targets.
 
     loss_major: the reported loss in major units of its currency (None when not given).
-    target_evidence: canonicalisation's evidence as JSON text, None when there is none.
+    target_evidence: canonicalisation's evidence as JSON text (UTF-8), None when there is none.
     Both are computed here, outside the ingest transaction.
     """
 
     index: int
     item: ReportItem
-    body: str  # the item exactly as sent, re-serialised from its parsed JSON value
+    body: bytes  # the item as sent, re-serialised from its parsed JSON value (UTF-8 JSON text)
     target: Target
     related: list[Target]
     loss_major: float | None = field(init=False)
-    target_evidence: str | None = field(init=False)
+    target_evidence: bytes | None = field(init=False)
 
     def __post_init__(self) -> None:
         loss = self.item.victim_loss
@@ -73,7 +73,7 @@ class Notice:
             None if loss is None else loss.amount_minor / 10.0 ** minor_units(loss.currency)
         )
         evidence = self.target.canonical.evidence
-        self.target_evidence = to_json(dict(evidence)).decode() if evidence else None
+        self.target_evidence = to_json(dict(evidence)) if evidence else None
 
     @property
     def client_ref(self) -> str:
@@ -197,7 +197,7 @@ class Preparer:
                 out.repeats[index] = earlier
                 continue
             first_of[checked.client_ref] = index
-            out.notices.append(Notice(index, checked, to_json(raw).decode(), target, related))
+            out.notices.append(Notice(index, checked, to_json(raw), target, related))
 
 
 def _rejection(index: int, raw: Any, errors: list[ItemError]) -> dict[str, Any]:

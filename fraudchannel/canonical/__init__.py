@@ -30,6 +30,7 @@ REJECTION_CODES = frozenset(
         "url-scheme-malformed", "url-host-missing", "url-unparseable", "url-host-invalid",
         "url-host-idna",
         "phone-empty", "phone-region-unknown", "phone-unparseable", "phone-not-possible",
+        "phone-ambiguous",
         "email-empty", "email-defang-broken", "email-invalid",
         "iban-empty", "iban-characters", "iban-country", "iban-length", "iban-structure",
         "iban-checksum",

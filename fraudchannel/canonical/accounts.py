@@ -48,7 +48,7 @@ def canonical_phone(raw: str, region: str = "GB") -> str:
     are possible but not valid and must be accepted. An extension is dropped (E.164 has none).
 
     Raises InvalidTarget: "phone-empty", "phone-region-unknown", "phone-unparseable",
-    "phone-not-possible".
+    "phone-not-possible", "phone-ambiguous" (its E.164 form reads back as another number).
     """
     return phone_parts(raw, region)[0]
 
@@ -75,6 +75,16 @@ def phone_parts(raw: str, region: str = "GB") -> tuple[str, str | None]:
         why = _PHONE_REASONS.get(reason, "is not a possible number")
         raise InvalidTarget("phone-not-possible", f"{quote(text)} {why} (region {code}).")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # Some possible numbers do not survive their own E.164 form: "+4900000" (national number 0,
+    # three leading zeros) prints as "+490000", which reads back as another number. A key that
+    # is not a fixed point would split one target in two: refuse rather than guess.
+    again = phonenumbers.parse(e164, None)
+    if phonenumbers.format_number(again, phonenumbers.PhoneNumberFormat.E164) != e164 or (
+        phonenumbers.is_possible_number_with_reason(again) != _POSSIBLE
+    ):
+        raise InvalidTarget(
+            "phone-ambiguous", f"{quote(text)} has no stable E.164 form (region {code})."
+        )
     return e164, number.extension or None
 
 

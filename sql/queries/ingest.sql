@@ -1,6 +1,8 @@
 -- Queries of fraudchannel.ingest: storing one report batch in one transaction. Every step is one
 -- set-based statement over unnest() arrays; rows are handled in a fixed sort order so concurrent
--- batches wait for each other instead of deadlocking.
+-- batches wait for each other instead of deadlocking. Rows whose every value the service knows
+-- (reports, and the first ticket of a target the batch created) are written with COPY instead:
+-- fraudchannel.dedup.REPORT_COLUMNS and TICKET_COLUMNS.
 
 -- name: open_batch
 -- Record a batch (its answer is written by finish_batch) and claim its Idempotency-Key, if any.
@@ -67,31 +69,6 @@ SELECT t.id
   JOIN targets AS t ON t.kind = i.kind::target_kind AND t.key_sha256 = i.key_sha256
  ORDER BY i.ord;
 
--- name: open_first_tickets
--- Open the first ticket of targets this batch created (upsert_targets returned them): no
--- earlier ticket can exist and no other transaction can open one before we commit, so no lookup
--- and no ON CONFLICT. Ids, counts and priority are the caller's. Priority reasons and scam-type
--- lists repeat across tickets: each row names its entry of a short array ($7, $8) by position.
--- $1 ids uuid[], $2 target_ids bigint[] (sorted), $3 report_counts integer[],
--- $4 max_losses_major float8[], $5 victim_counts bigint[], $6 priorities smallint[],
--- $7 shapes integer[] (1-based positions in $8 and $9), $8 reasons text[] (JSON, one per shape;
--- read once, as an InitPlan),
--- $9 scam_types text[] (comma-separated, one per shape), $10 bands text[], $11 sla_due_ats
--- timestamptz[], $12 best_trust_tier smallint (the reporting organisation's)
-INSERT INTO tickets (id, target_id, priority, band, priority_reasons, sla_due_at, report_count,
-                     org_count, best_trust_tier, max_loss_major, victim_count, scam_types,
-                     first_reported_at, last_reported_at)
-SELECT i.id, i.target_id, i.priority, i.band::ticket_band,
-       ((SELECT array_agg(r::jsonb ORDER BY o)
-           FROM unnest($8::text[]) WITH ORDINALITY AS u(r, o)))[i.shape],
-       i.sla_due_at,
-       i.report_count, 1, $12::smallint, i.max_loss_major, i.victim_count,
-       string_to_array(($9::text[])[i.shape], ','), now(), now()
-  FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::float8[], $5::bigint[],
-              $6::smallint[], $7::integer[], $10::text[], $11::timestamptz[])
-       AS i(id, target_id, report_count, max_loss_major, victim_count, priority, shape, band,
-            sla_due_at);
-
 -- name: open_tickets
 -- Open a ticket, with the id, counts and priority given, for each of these known targets that
 -- has none open (the caller sorts the target ids). A target whose last ticket was decided gets
@@ -99,7 +76,14 @@ SELECT i.id, i.target_id, i.priority, i.band::ticket_band,
 -- ours is skipped and the caller links to theirs. Returns the tickets opened here: id,
 -- target_id, prev_state (the state of the ticket it follows; NULL for a target's first ticket),
 -- read through recurrence_of (an index probe per row: joining the two CTEs was planned as a
--- nested loop, O(n^2)). Arguments as open_first_tickets.
+-- nested loop, O(n^2)). Priority reasons and scam-type lists repeat across tickets: each row
+-- names its entry of a short array ($8, $9) by position.
+-- $1 ids uuid[], $2 target_ids bigint[] (sorted), $3 report_counts integer[],
+-- $4 max_losses_major float8[], $5 victim_counts bigint[], $6 priorities smallint[],
+-- $7 shapes integer[] (1-based positions in $8 and $9), $8 reasons text[] (JSON, one per shape;
+-- read once, as an InitPlan), $9 scam_types text[] (comma-separated, one per shape),
+-- $10 bands text[], $11 sla_due_ats timestamptz[], $12 best_trust_tier smallint (the reporting
+-- organisation's)
 WITH candidates AS (
     SELECT i.*, prev.id AS prev_id, prev.state AS prev_state
       FROM unnest($1::uuid[], $2::bigint[], $3::integer[], $4::float8[], $5::bigint[],
@@ -153,27 +137,6 @@ SELECT k.id, k.target_id, k.report_count, k.org_count, k.best_trust_tier, k.max_
 SELECT DISTINCT r.ticket_id
   FROM reports AS r
  WHERE r.ticket_id = ANY($1::uuid[]) AND r.org_id = $2::uuid;
-
--- name: insert_reports
--- Store one organisation's new notices, ids given (the caller sorts them by client_ref). A
--- client_ref stored meanwhile by a concurrent batch of the same organisation raises
--- unique_violation (reports_org_client_ref_key): the caller retries the whole transaction.
--- $1 org_id uuid, $2 batch_id uuid, $3 ids uuid[], $4 item_indexes integer[], $5 client_refs
--- text[], $6 target_ids bigint[], $7 target_kinds text[], $8 ticket_ids uuid[], $9 outcomes
--- text[], $10 scam_types text[], $11 losses_major float8[], $12 victim_counts integer[],
--- $13 observed_ats timestamptz[], $14 target_evidence text[] (JSON or NULL), $15 bodies text[]
--- (JSON)
-INSERT INTO reports (id, org_id, batch_id, item_index, client_ref, target_id, target_kind,
-                     ticket_id, outcome, scam_type, loss_major, victim_count, observed_at,
-                     target_evidence, body)
-SELECT r.id, $1::uuid, $2::uuid, r.item_index, r.client_ref, r.target_id,
-       r.target_kind::target_kind, r.ticket_id, r.outcome::report_outcome, r.scam_type,
-       r.loss_major, r.victim_count, r.observed_at, r.target_evidence::jsonb, r.body::json
-  FROM unnest($3::uuid[], $4::integer[], $5::text[], $6::bigint[], $7::text[], $8::uuid[],
-              $9::text[], $10::text[], $11::float8[], $12::integer[], $13::timestamptz[],
-              $14::text[], $15::text[])
-       AS r(id, item_index, client_ref, target_id, target_kind, ticket_id, outcome, scam_type,
-            loss_major, victim_count, observed_at, target_evidence, body);
 
 -- name: link_related_targets
 -- Link reports to the other targets they name. $1 report_ids uuid[], $2 target_ids bigint[],

@@ -85,6 +85,11 @@ def test_phone_regions(raw: str, region: str, expected: str) -> None:
         ("1" * 65, "GB", "phone-not-possible"),
         ("07700 900123", "XX", "phone-region-unknown"),
         ("07700 900123", "", "phone-region-unknown"),
+        # Found by hypothesis: "000000" in DE printed as "+4900000", which reads back as
+        # "+490000": a key that is not a fixed point would split one target in two.
+        ("000000", "DE", "phone-ambiguous"),
+        ("+49000000", "GB", "phone-ambiguous"),
+        ("+490000000", "US", "phone-ambiguous"),
     ],
 )
 def test_phone_rejections(raw: str, region: str, code: str) -> None:

@@ -109,4 +109,4 @@ def test_the_body_is_the_item_as_sent_and_loss_is_in_major_units() -> None:
     assert json.loads(n.body) == raw
     assert n.loss_major == 123.45
     assert n.target_evidence is not None
-    assert "user" in n.target_evidence
+    assert json.loads(n.target_evidence) == {"userinfo": "user"}
