@@ -22,7 +22,14 @@ from pydantic_core import to_json
 
 from fraudchannel.canonical import CanonicalTarget, InvalidTarget, canonical_target
 from fraudchannel.iso4217 import minor_units
-from fraudchannel.models import PRIMARY_FIELD, AnyTarget, RawBatch, ReportItem, validate_item
+from fraudchannel.models import (
+    PRIMARY_FIELD,
+    AnyTarget,
+    RawBatch,
+    ReportItem,
+    UrlTarget,
+    validate_item,
+)
 from fraudchannel.parsing import gc_paused
 
 # Items are validated a chunk at a time in one call (a third cheaper than one call per item,
@@ -64,21 +71,18 @@ class Notice:
     body: bytes  # the item as sent, re-serialised from its parsed JSON value (UTF-8 JSON text)
     target: Target
     related: list[Target]
+    client_ref: str = field(init=False)  # the item's, read often: a plain attribute
     loss_major: float | None = field(init=False)
     target_evidence: bytes | None = field(init=False)
 
     def __post_init__(self) -> None:
+        self.client_ref = self.item.client_ref
         loss = self.item.victim_loss
         self.loss_major = (
             None if loss is None else loss.amount_minor / 10.0 ** minor_units(loss.currency)
         )
         evidence = self.target.canonical.evidence
         self.target_evidence = to_json(dict(evidence)) if evidence else None
-
-    @property
-    def client_ref(self) -> str:
-        """Return the reporter's id of this notice."""
-        return self.item.client_ref
 
 
 @dataclass(slots=True)
@@ -103,8 +107,7 @@ CANONICAL_CACHE_SIZE = 16_384
 _FieldItems = tuple[tuple[str, str | None], ...]
 
 
-@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
-def _canonical(kind: str, fields: _FieldItems) -> Target | ItemError:
+def _canonical_uncached(kind: str, fields: _FieldItems) -> Target | ItemError:
     """Return the Target of one raw target, or its error (pointer left empty); never mutated."""
     try:
         ct = canonical_target(kind, dict(fields))
@@ -115,11 +118,23 @@ def _canonical(kind: str, fields: _FieldItems) -> Target | ItemError:
     return Target(ct, (ct.kind, hashlib.sha256(ct.key.encode()).digest()))
 
 
+_canonical = lru_cache(maxsize=CANONICAL_CACHE_SIZE)(_canonical_uncached)
+
+
+@lru_cache(maxsize=CANONICAL_CACHE_SIZE)
+def _canonical_url(url: str) -> Target | ItemError:
+    """`_canonical` of a URL target, cached by the URL alone (no fields tuple to build)."""
+    return _canonical_uncached("url", (("url", url),))
+
+
 class _Canonicaliser:
     """canonical_target through the cache, errors pointed at the item's field."""
 
     def __call__(self, target: AnyTarget, pointer: str) -> Target | ItemError:
-        found = _canonical(target.type, tuple(target.fields().items()))
+        if isinstance(target, UrlTarget):  # the common case, without building a fields tuple
+            found = _canonical_url(target.url)
+        else:
+            found = _canonical(target.type, tuple(target.fields().items()))
         if isinstance(found, dict):
             primary = PRIMARY_FIELD[target.type]
             where = pointer + (f"/{primary}" if primary else "")
