@@ -11,7 +11,9 @@ What it does, in one run on one machine (so the ratios compare like with like):
 4. end to end: both organisations submit at once, batches of 1,000 and of 10,000 URL reports,
    30% of them naming a target already reported (by either organisation);
 5. the same again with 1,000,000 targets (and their open tickets) already present;
-6. the server's peak RSS (VmHWM) around the 10,000-item batches.
+6. the server's memory: the peak RSS (VmHWM) of its largest process, the sum of its processes'
+   peaks (which counts pages the forked workers share once per process), and the peak of their
+   proportional set size together (shared pages counted once), sampled every 50 ms.
 
 Usage: python bench/ingest.py [--reports-1k N] [--reports-10k N] [--existing N] [--quick]
 """
@@ -281,6 +283,40 @@ def peak_rss_mb(pid: int) -> tuple[float, float]:
     return (max(peaks), sum(peaks)) if peaks else (float("nan"), float("nan"))
 
 
+def pss_mb(pid: int) -> float:
+    """Return the proportional set size of the server's processes together, MiB: shared pages
+    (the workers fork from one parent) counted once, unlike a sum of RSS."""
+    total = 0
+    for p in server_pids(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+class PssSampler:
+    """Samples pss_mb of the server every 50 ms while running; `peak` is the largest seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            self.peak = max(self.peak, pss_mb(self.pid))
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> PssSampler:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 def reset_peak_rss(pid: int) -> None:
     """Reset VmHWM to the current RSS in every server process (write 5 to /proc/PID/clear_refs)."""
     for p in server_pids(pid):
@@ -350,15 +386,16 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                     )
                     if batch_size == 10_000:
                         reset_peak_rss(proc.pid)
-                    rate, accepted = await end_to_end(
-                        http,
-                        base,
-                        reporters,
-                        Workload(seed=7 + batch_size + existing),
-                        total=total,
-                        batch_size=batch_size,
-                        tag=tag,
-                    )
+                    with PssSampler(proc.pid) as pss:
+                        rate, accepted = await end_to_end(
+                            http,
+                            base,
+                            reporters,
+                            Workload(seed=7 + batch_size + existing),
+                            total=total,
+                            batch_size=batch_size,
+                            tag=tag,
+                        )
                     peak, peak_total = peak_rss_mb(proc.pid)
                     row = {
                         "existing_targets": existing,
@@ -368,7 +405,8 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                         "raw_rows_per_s": round(raw),
                         "ratio": round(rate / raw, 3),
                         "server_peak_rss_mb": round(peak, 1),
-                        "server_peak_rss_total_mb": round(peak_total, 1),
+                        "server_peak_rss_sum_mb": round(peak_total, 1),
+                        "server_peak_pss_mb": round(pss.peak, 1),
                     }
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr)
@@ -403,13 +441,13 @@ def main() -> None:
         rows = asyncio.run(run(args, dsn))
     print(
         f"{'existing':>10} {'batch':>6} {'e2e rep/s':>10} {'raw rows/s':>11} {'ratio':>6} "
-        f"{'peak RSS MB':>12} {'(all procs)':>11}"
+        f"{'peak RSS MB':>12} {'RSS sum':>8} {'peak PSS':>9}"
     )
     for r in rows:
         print(
             f"{r['existing_targets']:>10,} {r['batch_size']:>6,} {r['e2e_reports_per_s']:>10,} "
             f"{r['raw_rows_per_s']:>11,} {r['ratio']:>6.3f} {r['server_peak_rss_mb']:>12.1f} "
-            f"{r['server_peak_rss_total_mb']:>11.1f}"
+            f"{r['server_peak_rss_sum_mb']:>8.1f} {r['server_peak_pss_mb']:>9.1f}"
         )
     print(json.dumps({"ingest": rows}))
 

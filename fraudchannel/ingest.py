@@ -35,8 +35,8 @@ import structlog
 from pydantic_core import to_json
 
 from fraudchannel import notices
-from fraudchannel.db import query
-from fraudchannel.dedup import Conn, Retry, Stored, store_fresh
+from fraudchannel.db import Conn, Retry, query
+from fraudchannel.dedup import Stored, store_fresh
 from fraudchannel.errors import IdempotencyKeyReused
 from fraudchannel.models import RawBatch
 from fraudchannel.notices import Notice, Prepared

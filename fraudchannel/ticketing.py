@@ -1,0 +1,290 @@
+"""Opening and linking the tickets of a batch's targets, inside the ingest transaction.
+
+A target has at most one open ticket (the partial unique index tickets_one_open_per_target). A
+target the batch created gets its first ticket straight away (COPY: no earlier ticket can exist,
+and no other transaction sees the target before we commit); a known target is checked for an
+open ticket (open_tickets, ON CONFLICT against a concurrent batch) and, when it has one, the
+batch's notices are added to it under a row lock taken in ticket-id order (lock_open_tickets,
+update_tickets). Priority comes from fraudchannel.priority (DSA Art 22(1): trusted flaggers'
+notices first); a ticket decided between two of our statements raises Retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from fraudchannel import priority
+from fraudchannel.db import Conn, Retry, RowId, new_id, query
+from fraudchannel.notices import Notice
+from fraudchannel.principal import Principal
+
+OPEN_TICKETS: Final = query("ingest", "open_tickets")
+LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
+REPORTED_BEFORE: Final = query("ingest", "reported_before")
+UPDATE_TICKETS: Final = query("ingest", "update_tickets")
+# A target's first ticket (the target was created by this batch: no other ticket can exist).
+TICKET_COLUMNS: Final = (
+    "id",
+    "target_id",
+    "priority",
+    "band",
+    "priority_reasons",
+    "sla_due_at",
+    "report_count",
+    "org_count",
+    "best_trust_tier",
+    "max_loss_major",
+    "victim_count",
+    "scam_types",
+    "first_reported_at",
+    "last_reported_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A ticket this batch opened: its id, the state of the one it follows, its SLA due time."""
+
+    ticket_id: RowId
+    prev_state: str | None
+    due: datetime
+
+
+async def open_tickets(
+    conn: Conn,
+    principal: Principal,
+    main_ids: list[int],
+    created: set[int],
+    adds: dict[int, Contribution],
+    now: datetime,
+) -> dict[int, Opened]:
+    """Open tickets, counts and priority included, for targets without an open one.
+
+    Targets in `created` (made by this batch) get their first ticket straight away; the others
+    are checked for an open ticket first (and may recur after a decision). Returns {target id:
+    the ticket opened} for the targets whose ticket this batch opened.
+    """
+    first = _TicketRows()
+    known = _TicketRows()
+    for tid in main_ids:
+        add = adds[tid]
+        (first if tid in created else known).add(tid, add, principal.trust_tier, now)
+    opened: dict[int, Opened] = {}
+    if first.ids:
+        await conn.copy_records_to_table(
+            "tickets", records=first.records(principal.trust_tier, now), columns=TICKET_COLUMNS
+        )
+        opened = {
+            tid: Opened(ticket_id, None, due)
+            for tid, ticket_id, due in zip(first.targets, first.ids, first.dues, strict=True)
+        }
+    if known.ids:
+        rows = await conn.fetch(OPEN_TICKETS, *known.args(principal.trust_tier))
+        due_of = dict(zip(known.targets, known.dues, strict=True))
+        for r in rows:
+            opened[r["target_id"]] = Opened(r["id"], r["prev_state"], due_of[r["target_id"]])
+    return opened
+
+
+class _TicketRows:
+    """The tickets a batch may open: rows for COPY (first tickets) or open_tickets' arguments.
+
+    A new ticket's priority depends on its contribution's buckets only, so few distinct scores,
+    reason lists and scam-type lists occur: each is computed and sent once per "shape".
+    """
+
+    __slots__ = (
+        "_bands",
+        "_counts",
+        "_losses",
+        "_priorities",
+        "_shape_of",
+        "_shapes",
+        "_victims",
+        "dues",
+        "ids",
+        "targets",
+    )
+
+    def __init__(self) -> None:
+        self.ids: list[RowId] = []
+        self.targets: list[int] = []
+        self.dues: list[datetime] = []
+        self._counts: list[int] = []
+        self._losses: list[float | None] = []
+        self._victims: list[int] = []
+        self._priorities: list[int] = []
+        self._bands: list[str] = []
+        self._shapes: list[int] = []
+        self._shape_of: dict[tuple[Any, ...], tuple[int, priority.Priority, str]] = {}
+
+    def add(self, tid: int, add: Contribution, trust_tier: int, now: datetime) -> None:
+        """Add the ticket `add` opens for target `tid`, scored as priority.score says."""
+        types = sorted(add.scam_types)
+        key = (add.kind, add.max_loss, add.victims, *types)
+        found = self._shape_of.get(key)
+        if found is None:
+            score = priority.score(
+                priority.Signals(
+                    best_trust_tier=trust_tier,
+                    org_count=1,
+                    max_loss_major=add.max_loss or 0.0,
+                    victim_count=add.victims,
+                    scam_types=frozenset(add.scam_types),
+                    target_kind=add.kind,
+                    first_reported_at=now,
+                    now=now,
+                )
+            )
+            found = self._shape_of[key] = (len(self._shape_of) + 1, score, ",".join(types))
+        shape, score, _ = found
+        self.ids.append(new_id())
+        self.targets.append(tid)
+        self.dues.append(now + score.sla)
+        self._counts.append(add.reports)
+        self._losses.append(add.max_loss)
+        self._victims.append(add.victims)
+        self._priorities.append(score.score)
+        self._bands.append(score.band)
+        self._shapes.append(shape)
+
+    def records(self, trust_tier: int, now: datetime) -> list[tuple[Any, ...]]:
+        """Return the tickets as rows of TICKET_COLUMNS (for COPY)."""
+        shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
+        reasons = [score.reasons_json.encode() for _, score, _ in shapes]
+        types = [kinds.split(",") for _, _, kinds in shapes]
+        return [
+            (
+                ticket_id,
+                tid,
+                prio,
+                band,
+                reasons[shape - 1],
+                due,
+                count,
+                1,
+                trust_tier,
+                loss,
+                victims,
+                types[shape - 1],
+                now,
+                now,
+            )
+            for ticket_id, tid, prio, band, shape, due, count, loss, victims in zip(
+                self.ids,
+                self.targets,
+                self._priorities,
+                self._bands,
+                self._shapes,
+                self.dues,
+                self._counts,
+                self._losses,
+                self._victims,
+                strict=True,
+            )
+        ]
+
+    def args(self, trust_tier: int) -> list[Any]:
+        """Return the arguments ($1..$12) of the open_tickets statement."""
+        shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
+        return [
+            self.ids,
+            self.targets,
+            self._counts,
+            self._losses,
+            self._victims,
+            self._priorities,
+            self._shapes,
+            [score.reasons_json for _, score, _ in shapes],
+            [types for _, _, types in shapes],
+            self._bands,
+            self.dues,
+            trust_tier,
+        ]
+
+
+async def link_tickets(
+    conn: Conn,
+    principal: Principal,
+    linked: list[int],
+    adds: dict[int, Contribution],
+    ticket_of: dict[int, RowId],
+    now: datetime,
+) -> dict[RowId, datetime]:
+    """Add the notices to the open tickets of `linked` targets: lock them (by ticket id), add
+    counts, re-score; fill `ticket_of` and return the tickets' SLA due times.
+    """
+    locked = await conn.fetch(LOCK_OPEN_TICKETS, linked)
+    if len(locked) != len(linked):
+        raise Retry  # a ticket was decided between open_tickets and the lock
+    ticket_ids = [r["id"] for r in locked]
+    before = {
+        r["ticket_id"] for r in await conn.fetch(REPORTED_BEFORE, ticket_ids, principal.org_id)
+    }
+    cols: list[list[Any]] = [[] for _ in range(12)]
+    due: dict[RowId, datetime] = {}
+    for old in locked:
+        ticket_id, add = old["id"], adds[old["target_id"]]
+        ticket_of[old["target_id"]] = ticket_id
+        tier = min(old["best_trust_tier"] or principal.trust_tier, principal.trust_tier)
+        org_count = old["org_count"] + (0 if ticket_id in before else 1)
+        losses = [x for x in (old["max_loss_major"], add.max_loss) if x is not None]
+        max_loss = max(losses) if losses else None
+        victims = old["victim_count"] + add.victims
+        scam_types = set(old["scam_types"]) | add.scam_types
+        first = old["first_reported_at"] or now
+        score = priority.score(
+            priority.Signals(
+                best_trust_tier=tier,
+                org_count=org_count,
+                max_loss_major=max_loss or 0.0,
+                victim_count=victims,
+                scam_types=frozenset(scam_types),
+                target_kind=add.kind,
+                first_reported_at=first,
+                now=now,
+            )
+        )
+        due[ticket_id] = old["opened_at"] + score.sla
+        row = (
+            ticket_id,
+            old["report_count"] + add.reports,
+            org_count,
+            tier,
+            max_loss,
+            victims,
+            ",".join(sorted(scam_types)),
+            first,
+            score.score,
+            score.band,
+            score.reasons_json,
+            due[ticket_id],
+        )
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    await conn.execute(UPDATE_TICKETS, *cols)
+    return due
+
+
+class Contribution:
+    """What one batch's notices add to one target's ticket (`first_index`: its first notice)."""
+
+    __slots__ = ("first_index", "kind", "max_loss", "reports", "scam_types", "victims")
+
+    def __init__(self, kind: str, first_index: int) -> None:
+        self.kind = kind
+        self.first_index = first_index
+        self.reports = 0
+        self.victims = 0
+        self.max_loss: float | None = None
+        self.scam_types: set[str] = set()
+
+    def add(self, n: Notice) -> None:
+        self.reports += 1
+        self.victims += n.item.victim_count or 0
+        loss = n.loss_major
+        if loss is not None and (self.max_loss is None or loss > self.max_loss):
+            self.max_loss = loss
+        self.scam_types.add(n.item.scam_type)
