@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import Workload, postgres, swap_db  # noqa: E402  (bench/ingest.py)
 
-from fraudchannel import db, ingest, migrations, orgs, parsing  # noqa: E402
+from fraudchannel import db, ingest, migrations, notices, orgs, parsing  # noqa: E402
 from fraudchannel.logs import configure_logging  # noqa: E402
 from fraudchannel.principal import ROLE_SCOPES, Principal  # noqa: E402
 
@@ -40,18 +40,16 @@ STATEMENT_NAMES = {
 
 
 class Timer:
-    """Accumulates seconds by phase name."""
+    """Accumulates (wall seconds, this process's CPU seconds) by phase name."""
 
     def __init__(self) -> None:
-        self.seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
+        self.wall: collections.defaultdict[str, float] = collections.defaultdict(float)
+        self.cpu: collections.defaultdict[str, float] = collections.defaultdict(float)
 
-    def log_query(self, record: Any) -> None:
-        """asyncpg query logger: add the statement's elapsed time under its name."""
-        name = STATEMENT_NAMES.get(record.query)
-        if name is None:  # COPY rows in: "COPY reports(...) FROM STDIN ..."
-            words = record.query.split()
-            name = f"copy {words[1].split('(')[0]}" if words[:1] == ["COPY"] else "other"
-        self.seconds["sql " + name] += record.elapsed
+    def add(self, name: str, wall: float, cpu: float) -> None:
+        """Add one timed call of phase `name`."""
+        self.wall[name] += wall
+        self.cpu[name] += cpu
 
     def log_plan(self, conn: Any, message: Any) -> None:
         """auto_explain notice: add the statement's execution time inside PostgreSQL."""
@@ -61,7 +59,49 @@ class Timer:
             return
         duration_ms = float(text.split()[1])
         name = STATEMENT_NAMES.get(json.loads(text[start:]).get("Query Text", ""), "other")
-        self.seconds["pg  " + name] += duration_ms / 1000
+        self.wall["pg   " + name] += duration_ms / 1000
+
+
+def instrument(timer: Timer) -> None:
+    """Wrap asyncpg's statement methods and the service's CPU steps to time them. One batch at a
+    time runs in this process, so the process CPU time during a call is that call's."""
+    cls = asyncpg.connection.Connection
+    for method in ("execute", "fetch", "fetchrow", "fetchval", "copy_records_to_table"):
+        original = getattr(cls, method)
+
+        async def timed(
+            self: Any,
+            first: str,
+            *args: Any,
+            _original: Any = original,
+            _m: str = method,
+            **kw: Any,
+        ) -> Any:
+            name = f"copy {first}" if _m == "copy_records_to_table" else STATEMENT_NAMES.get(first)
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return await _original(self, first, *args, **kw)
+            finally:
+                timer.add(
+                    f"sql  {name or 'other'}", time.perf_counter() - wall, time.process_time() - cpu
+                )
+
+        setattr(cls, method, timed)
+    for owner, attr, label in (
+        (notices.Preparer, "step", "prepare (validate, canonicalise)"),
+        (ingest, "_answer", "answer document"),
+        (ingest, "to_json", "answer JSON"),
+    ):
+        plain = getattr(owner, attr)
+
+        def step(*args: Any, _plain: Any = plain, _label: str = label, **kw: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return _plain(*args, **kw)
+            finally:
+                timer.add(_label, time.perf_counter() - wall, time.process_time() - cpu)
+
+        setattr(owner, attr, step)
 
 
 async def run(dsn: str, batches: int, batch_size: int, explain: bool) -> None:
@@ -70,7 +110,6 @@ async def run(dsn: str, batches: int, batch_size: int, explain: bool) -> None:
 
     async def init(conn: asyncpg.Connection) -> None:
         await db._init_connection(conn)
-        conn.add_query_logger(timer.log_query)
 
     async def setup(conn: Any) -> None:  # each acquire: the pool's reset undoes these
         if explain:
@@ -95,30 +134,41 @@ async def run(dsn: str, batches: int, batch_size: int, explain: bool) -> None:
     principal = Principal(org.id, slug, "reporter", 1, ROLE_SCOPES["reporter"], "bench")
     work = Workload(seed=11)
     bodies = [work.batch(f"p-{b}", batch_size) for b in range(batches)]
-    timer.seconds.clear()
-    wall = 0.0
+    instrument(timer)
+    timer.wall.clear()
+    timer.cpu.clear()
+    wall = cpu = 0.0
     for body in bodies:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         batch = parsing.parse_envelope(body, max_reports=batch_size)
-        parsed = time.perf_counter()
-        timer.seconds["parse_envelope"] += parsed - started
+        timer.add(
+            "parse envelope (jiter)",
+            time.perf_counter() - started,
+            time.process_time() - started_cpu,
+        )
         await ingest.submit(pool, principal, batch, request_sha256=hashlib.sha256(body).digest())
         wall += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
     await pool.close()
     reports = batches * batch_size
-    sql = sum(v for k, v in timer.seconds.items() if k.startswith("sql "))
-    if explain:
-        print("(pg: execution inside PostgreSQL; sql: as asyncpg sees it, round trip included)")
     print(
         f"{reports:,} reports in {batches} batches of {batch_size:,}: "
         f"{reports / wall:,.0f} reports/s in process, one organisation"
     )
-    print(f"{'phase':<36} {'us/report':>10}")
-    for name, seconds in sorted(timer.seconds.items(), key=lambda kv: -kv[1]):
-        print(f"{name:<36} {seconds / reports * 1e6:>10.1f}")
-    other = wall - sql - timer.seconds["parse_envelope"]
-    print(f"{'python outside parse and sql':<36} {other / reports * 1e6:>10.1f}")
-    print(f"{'total':<36} {wall / reports * 1e6:>10.1f}")
+    print("wall: elapsed; cpu: this process only (encoding, decoding; not PostgreSQL's work)")
+    if explain:
+        print("pg: execution time inside PostgreSQL (auto_explain; COPY not included)")
+    print(f"{'phase':<44} {'wall us/report':>14} {'cpu us/report':>14}")
+    for name, seconds in sorted(timer.wall.items(), key=lambda kv: -kv[1]):
+        cpu_of = f"{timer.cpu[name] / reports * 1e6:>14.1f}" if name in timer.cpu else ""
+        print(f"{name:<44} {seconds / reports * 1e6:>14.1f} {cpu_of}")
+    known_wall = sum(v for k, v in timer.wall.items() if not k.startswith("pg "))
+    known_cpu = sum(timer.cpu.values())
+    print(
+        f"{'other (python between the steps)':<44} {(wall - known_wall) / reports * 1e6:>14.1f} "
+        f"{(cpu - known_cpu) / reports * 1e6:>14.1f}"
+    )
+    print(f"{'total':<44} {wall / reports * 1e6:>14.1f} {cpu / reports * 1e6:>14.1f}")
 
 
 async def main_async(args: argparse.Namespace, admin_dsn: str) -> None:

@@ -216,7 +216,7 @@ async def _store(
         stored.update(await store_fresh(conn, principal, fresh, batch_id, received_at))
     answer, counts = _answer(prepared, stored, batch_id, received_at)
     body = to_json(answer)
-    await conn.execute(FINISH_BATCH, batch_id, counts, body.decode())
+    await conn.execute(FINISH_BATCH, batch_id, counts, body)
     log.info(
         "report_batch_stored",
         org_id=str(org_id),

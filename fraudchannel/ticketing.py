@@ -38,9 +38,7 @@ TICKET_COLUMNS: Final = (
     "max_loss_major",
     "victim_count",
     "scam_types",
-    "first_reported_at",
-    "last_reported_at",
-)
+)  # first_reported_at, last_reported_at, opened_at: the transaction's now() by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +72,7 @@ async def open_tickets(
     opened: dict[int, Opened] = {}
     if first.ids:
         await conn.copy_records_to_table(
-            "tickets", records=first.records(principal.trust_tier, now), columns=TICKET_COLUMNS
+            "tickets", records=first.records(principal.trust_tier), columns=TICKET_COLUMNS
         )
         opened = {
             tid: Opened(ticket_id, None, due)
@@ -150,7 +148,7 @@ class _TicketRows:
         self._bands.append(score.band)
         self._shapes.append(shape)
 
-    def records(self, trust_tier: int, now: datetime) -> list[tuple[Any, ...]]:
+    def records(self, trust_tier: int) -> list[tuple[Any, ...]]:
         """Return the tickets as rows of TICKET_COLUMNS (for COPY)."""
         shapes = sorted(self._shape_of.values(), key=lambda f: f[0])
         reasons = [score.reasons_json.encode() for _, score, _ in shapes]
@@ -169,8 +167,6 @@ class _TicketRows:
                 loss,
                 victims,
                 types[shape - 1],
-                now,
-                now,
             )
             for ticket_id, tid, prio, band, shape, due, count, loss, victims in zip(
                 self.ids,

@@ -174,7 +174,7 @@ UPDATE tickets AS k
 
 -- name: finish_batch
 -- Keep the batch's counts and its answer exactly as sent (for GET and Idempotency-Key replays).
--- $1 batch id uuid, $2 counts jsonb, $3 response text (JSON)
+-- $1 batch id uuid, $2 counts jsonb, $3 response json (the bytes as sent)
 UPDATE report_batches
-   SET counts = $2::jsonb, response = $3::text::json
+   SET counts = $2::jsonb, response = $3::json
  WHERE id = $1::uuid;
