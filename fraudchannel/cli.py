@@ -94,13 +94,17 @@ def serve(settings: Settings, workers: int | None) -> None:
     from fraudchannel import serving
 
     count = serving.worker_count(settings.workers if workers is None else workers)
-    with database(settings) as ready:
+    try:  # first: a port in use is reported before anything else starts
+        listener = serving.bind(settings)
+    except serving.BindError as exc:
+        raise click.ClickException(str(exc)) from None
+    with listener, database(settings) as ready:
         if ready.migrate_on_start and count > 1:
             asyncio.run(_migrate(ready))  # once, before the workers race for the lock
         log.info(
             "server_starting", host=ready.host, port=ready.port, url=ready.base_url, workers=count
         )
-        serving.serve(ready, count)
+        serving.serve(ready, listener, count)
 
 
 @main.command()

@@ -123,3 +123,14 @@ class NotReady(FraudChannelError):
     """The service cannot serve yet."""
 
     status, slug, title = 503, "not-ready", "Not ready"
+
+
+class Unavailable(FraudChannelError):
+    """The service cannot take this request now; nothing was stored. Retry after a moment with
+    the same request (and Idempotency-Key)."""
+
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int = 1, **ext: Any) -> None:
+        super().__init__(detail, **ext)
+        self.headers["Retry-After"] = str(retry_after_s)  # RFC 9110 §10.2.3

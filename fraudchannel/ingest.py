@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from pydantic_core import to_json
 from fraudchannel import notices
 from fraudchannel.db import Conn, Retry, query
 from fraudchannel.dedup import Stored, store_fresh
-from fraudchannel.errors import IdempotencyKeyReused
+from fraudchannel.errors import IdempotencyKeyReused, Unavailable
 from fraudchannel.models import RawBatch
 from fraudchannel.notices import Notice, Prepared
 from fraudchannel.principal import Principal
@@ -55,7 +56,7 @@ OUTCOMES: Final = (
     "recurrence_after_action",
     "duplicate_of_own_report",
 )
-ATTEMPTS: Final = 3
+ATTEMPTS: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,8 @@ async def submit(
     `request_sha256` is the SHA-256 of the request body: with `idempotency_key`, the same key and
     body replay the stored answer (same status and bytes, nothing stored); the same key with
     another body raises IdempotencyKeyReused (422). Retries a transaction a concurrent batch
-    disturbed (deadlock, a ticket decided meanwhile) up to ATTEMPTS times.
+    disturbed (deadlock, a ticket decided meanwhile, a client_ref stored meanwhile) up to
+    ATTEMPTS times, a random pause apart; then raises Unavailable (503, nothing stored).
     """
     # Validation and canonicalisation are CPU work, done once before a connection is taken. On
     # the event loop, a chunk at a time with a yield between chunks so that other requests are
@@ -178,7 +180,14 @@ async def _submit(
         except (Retry, asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
             log.warning("report_batch_retried", attempt=attempt, reason=type(exc).__name__)
             if attempt == ATTEMPTS:
-                raise
+                raise Unavailable(
+                    "Concurrent batches of your organisation (or other reporters) kept changing "
+                    "the same client_refs or tickets; nothing of this batch was stored. Send it "
+                    "again (with the same Idempotency-Key).",
+                    retry_after_s=1,
+                ) from exc
+            # Apart, at random: batches that collided would otherwise collide again in step.
+            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -2,26 +2,35 @@
 
 Ingest is CPU work in Python (validation, canonicalisation, driver encoding) beside the
 database's own; one process uses one core. With `workers` > 1 a small parent process listens,
-accepts each connection and deals it to the next worker in turn over a Unix socket (SCM_RIGHTS);
-the worker serves it to the end (keep-alive requests stay with it). Dealing beats the usual
-alternatives here: with SO_REUSEPORT or one listening socket shared by all, the kernel picks a
-worker by a hash of the addresses or by whichever wakes first, and two busy clients end up on
-one worker half the time while another idles (measured with the ingest benchmark).
+accepts each connection and deals it to the next ready worker in turn over a Unix socket
+(SCM_RIGHTS); the worker serves it to the end (keep-alive requests stay with it). Dealing beats
+the usual alternatives here: with SO_REUSEPORT or one listening socket shared by all, the kernel
+picks a worker by a hash of the addresses or by whichever wakes first, and two busy clients end
+up on one worker half the time while another idles (measured with the ingest benchmark).
 
-The parent restarts a worker that dies, stops all of them on SIGTERM or SIGINT (each finishes its
-requests in flight), and holds nothing else: every worker opens its own database pool, and all
-state lives in PostgreSQL.
+The parent never blocks on a worker: each connection goes to the ready worker with the fewest
+connections dealt but not yet taken (workers say when they take one), so a worker stuck in a long
+synchronous step is passed over after one, and one whose channel is full is skipped; one that is
+starting is not dealt to until it says it is ready; one
+that dies is restarted after a pause that doubles while it keeps dying (at most MAX_BACKOFF_S).
+SIGTERM or SIGINT stops every worker gracefully (requests in flight finish, at most
+STOP_GRACE_S); a second signal meanwhile kills them at once. A worker whose parent dies is sent
+SIGTERM by the kernel (Linux PR_SET_PDEATHSIG) and also stops when its channel closes. The
+database pool size is shared among the workers (`worker_settings`); all state lives in
+PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import selectors
 import signal
 import socket
+import sys
 import time
 from multiprocessing.process import BaseProcess
 from typing import Final
@@ -34,8 +43,17 @@ from fraudchannel.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-STOP_GRACE_S: Final = 30.0  # how long a stopping worker may take before it is killed
-RESTART_PAUSE_S: Final = 1.0  # between restarts of a worker that keeps dying
+STOP_GRACE_S: Final = 30.0  # how long stopping workers may take before they are killed
+FIRST_BACKOFF_S: Final = 0.5  # pause before restarting a worker that died
+MAX_BACKOFF_S: Final = 30.0  # the pause doubles while a worker keeps dying, up to this
+MIN_POOL_PER_WORKER: Final = 2  # a request may hold one connection while auth reads another
+_READY: Final = b"r"  # worker -> parent: serving
+_TAKEN: Final = b"t"  # worker -> parent: took one connection off its channel
+_CONN: Final = b"c"  # parent -> worker: here is a connection (with its fd)
+
+
+class BindError(Exception):
+    """The HTTP address cannot be listened on (in use, not local, no permission)."""
 
 
 def worker_count(setting: int) -> int:
@@ -46,33 +64,53 @@ def worker_count(setting: int) -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def serve(settings: Settings, workers: int) -> None:
-    """Serve `settings`' app on host:port with `workers` processes until SIGTERM/SIGINT."""
-    from fraudchannel.app import create_app
+def worker_settings(settings: Settings, workers: int) -> Settings:
+    """Return the settings one of `workers` workers runs with: the database pool limits are the
+    server's, shared (db_pool_max split evenly, at least MIN_POOL_PER_WORKER each), so that the
+    default of one worker per CPU never multiplies the server's connections by the CPU count."""
+    if workers <= 1:
+        return settings
+    pool_max = max(MIN_POOL_PER_WORKER, settings.db_pool_max // workers)
+    pool_min = max(1, min(settings.db_pool_min, pool_max, settings.db_pool_min // workers or 1))
+    return settings.model_copy(update={"db_pool_max": pool_max, "db_pool_min": pool_min})
+
+
+def bind(settings: Settings) -> socket.socket:
+    """Return a listening TCP socket on settings.host:port. Raises BindError."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family, backlog=1024)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise BindError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+
+
+def serve(settings: Settings, listener: socket.socket, workers: int) -> None:
+    """Serve the app on `listener` with `workers` processes until SIGTERM/SIGINT."""
+    from fraudchannel.app import create_app  # imported before forking: workers share its pages
 
     if workers <= 1:
         web.run_app(
             create_app(settings),
-            host=settings.host,
-            port=settings.port,
+            sock=listener,
             print=None,
             access_log=None,
             handle_signals=True,
             loop=uvloop.new_event_loop(),
         )
         return
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    with socket.create_server((settings.host, settings.port), family=family, backlog=1024) as lsn:
-        Dealer(settings, lsn, workers).run()
+    Dealer(worker_settings(settings, workers), listener, workers).run()
 
 
 class _Worker:
-    """One worker process and the parent's end of its connection channel."""
+    """One worker process, the parent's end of its channel, and whether it said it is ready."""
 
     def __init__(self, index: int, process: BaseProcess, channel: socket.socket) -> None:
         self.index = index
         self.process = process
         self.channel = channel
+        self.ready = False
+        self.queued = 0  # connections dealt to it that it has not taken yet
 
 
 class Dealer:
@@ -82,9 +120,13 @@ class Dealer:
         self.settings = settings
         self.listener = listener
         self.count = count
-        self.workers: list[_Worker] = []
+        self.workers: list[_Worker | None] = [None] * count
         self.next = 0
-        self.stopping = False
+        self.signals = 0  # stop signals received: 1 stops gracefully, 2 kills
+        self.failures = [0] * count  # deaths in a row, per worker slot
+        self.restart_at: dict[int, float] = {}
+        self._sel = selectors.DefaultSelector()
+        self._listening = False
         self._context = multiprocessing.get_context("fork")
 
     def run(self) -> None:
@@ -93,62 +135,118 @@ class Dealer:
         wake_r.setblocking(False)
         wake_w.setblocking(False)
         self.listener.setblocking(False)
-        self.workers = [self._start(i) for i in range(self.count)]
         old_wakeup = signal.set_wakeup_fd(wake_w.fileno())
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        log.info("workers_started", workers=self.count, pids=[w.process.pid for w in self.workers])
         try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.listener, selectors.EVENT_READ, "accept")
-                sel.register(wake_r, selectors.EVENT_READ, "signal")
-                for w in self.workers:
-                    sel.register(w.process.sentinel, selectors.EVENT_READ, w)
-                while not self.stopping:
-                    for key, _ in sel.select():
-                        if key.data == "accept":
-                            self._accept()
-                        elif key.data == "signal":
-                            with contextlib.suppress(BlockingIOError):
-                                wake_r.recv(64)
-                        elif isinstance(key.data, _Worker) and not self.stopping:
-                            sel.unregister(key.fileobj)
-                            fresh = self._restart(key.data)
-                            sel.register(fresh.process.sentinel, selectors.EVENT_READ, fresh)
+            self._sel.register(wake_r, selectors.EVENT_READ, "signal")
+            for index in range(self.count):
+                self._start(index)
+            log.info("workers_started", workers=self.count)
+            while not self.signals:
+                self._turn()
+            self._stop_all()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-            self._stop_all()
+            self._sel.close()
             wake_r.close()
             wake_w.close()
 
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        self.stopping = True
+    def _turn(self) -> None:
+        """Wait for one round of events (connections, readiness, deaths, restart times)."""
+        timeout = None
+        if self.restart_at:
+            timeout = max(0.0, min(self.restart_at.values()) - time.monotonic())
+        for key, _ in self._sel.select(timeout):
+            if key.data == "accept":
+                self._accept()
+            elif key.data == "signal":
+                with contextlib.suppress(BlockingIOError):
+                    key.fileobj.recv(64)  # type: ignore[union-attr]
+            elif isinstance(key.data, tuple) and key.data[0] == "channel":
+                self._hear(key.data[1])
+            elif isinstance(key.data, tuple) and key.data[0] == "exit":
+                self._died(key.data[1])
+        now = time.monotonic()
+        for index, when in list(self.restart_at.items()):
+            if when <= now and not self.signals:
+                del self.restart_at[index]
+                self._start(index)
 
-    def _start(self, index: int) -> _Worker:
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.signals += 1
+        if self.signals > 1:  # a second signal while stopping: do not wait any longer
+            for w in self.workers:
+                if w is not None and w.process.is_alive():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(w.process.pid or 0, signal.SIGKILL)
+
+    def _start(self, index: int) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_end.setblocking(False)
         # The child must not hold the parent's sockets: the listener, or the channel of another
         # worker (whose worker would then never see its parent go away).
-        parents = [self.listener, parent_end, *(w.channel for w in self.workers)]
+        parents = [self.listener, parent_end, *(w.channel for w in self.workers if w is not None)]
         process = self._context.Process(
             target=_worker_main,
-            args=(self.settings, index, child_end, parents),
+            args=(self.settings, index, child_end, parents, os.getpid()),
             name=f"fraudchannel-worker-{index}",
-            daemon=False,
         )
         process.start()
         child_end.close()
-        return _Worker(index, process, parent_end)
+        worker = _Worker(index, process, parent_end)
+        self.workers[index] = worker
+        self._sel.register(parent_end, selectors.EVENT_READ, ("channel", worker))
+        self._sel.register(process.sentinel, selectors.EVENT_READ, ("exit", worker))
 
-    def _restart(self, dead: _Worker) -> _Worker:
-        log.error(
-            "worker_died", worker=dead.index, pid=dead.process.pid, exitcode=dead.process.exitcode
+    def _hear(self, worker: _Worker) -> None:
+        """Read what a worker says on its channel: ready, taken, or nothing (going away)."""
+        while True:
+            try:
+                message = worker.channel.recv(16)
+            except BlockingIOError:
+                break
+            except OSError:
+                message = b""
+            if message == _TAKEN:
+                worker.queued = max(0, worker.queued - 1)
+            elif message == _READY:
+                worker.ready = True
+                self.failures[worker.index] = 0
+                log.info("worker_ready", worker=worker.index, pid=worker.process.pid)
+            elif not message:
+                worker.ready = False
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(worker.channel)
+                break
+        self._listen(any(w is not None and w.ready for w in self.workers))
+
+    def _died(self, worker: _Worker) -> None:
+        worker.process.join(1.0)  # reaped, so its exit code is known
+        code = worker.process.exitcode
+        deliberate = code in (0, -signal.SIGTERM, -signal.SIGINT)
+        (log.warning if deliberate else log.error)(
+            "worker_died", worker=worker.index, pid=worker.process.pid, exitcode=code
         )
-        dead.channel.close()
-        time.sleep(RESTART_PAUSE_S)
-        fresh = self._start(dead.index)
-        self.workers[dead.index] = fresh
-        return fresh
+        for fileobj in (worker.channel, worker.process.sentinel):
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(fileobj)
+        worker.channel.close()
+        worker.ready = False
+        self.workers[worker.index] = None
+        pause = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** self.failures[worker.index])
+        self.failures[worker.index] += 1
+        self.restart_at[worker.index] = time.monotonic() + pause
+        self._listen(any(w is not None and w.ready for w in self.workers))
+
+    def _listen(self, on: bool) -> None:
+        """Accept connections only while a worker is ready (else they wait in the backlog)."""
+        if on and not self._listening:
+            self._sel.register(self.listener, selectors.EVENT_READ, "accept")
+        elif not on and self._listening:
+            self._sel.unregister(self.listener)
+        self._listening = on
 
     def _accept(self) -> None:
         while True:
@@ -163,35 +261,49 @@ class Dealer:
                 self._deal(conn)
 
     def _deal(self, conn: socket.socket) -> None:
-        """Hand `conn` to the next worker that takes it (a dead one is skipped)."""
-        for _ in range(self.count):
-            worker = self.workers[self.next]
-            self.next = (self.next + 1) % self.count
+        """Hand `conn` to the ready worker with the fewest connections not yet taken, the next
+        in turn among equals: a worker stuck in a long synchronous step stops being dealt to
+        after one connection, and one whose channel is full is skipped."""
+        order = [self.workers[(self.next + i) % self.count] for i in range(self.count)]
+        ready = sorted((w for w in order if w is not None and w.ready), key=lambda w: w.queued)
+        for worker in ready:
             try:
-                socket.send_fds(worker.channel, [b"c"], [conn.fileno()])
-                return
-            except OSError:
+                socket.send_fds(worker.channel, [_CONN], [conn.fileno()])
+            except OSError:  # full (stuck), or going away: the next one
                 continue
-        log.error("connection_dropped", reason="no worker took it")
+            worker.queued += 1
+            self.next = (worker.index + 1) % self.count
+            return
+        log.warning("connection_dropped", reason="no ready worker had room for it")
 
     def _stop_all(self) -> None:
-        for w in self.workers:
-            if w.process.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(w.process.pid or 0, signal.SIGTERM)
+        """SIGTERM every worker, wait for them (killing them after STOP_GRACE_S or at a second
+        signal), and close their channels."""
+        self.restart_at.clear()
+        alive = [w for w in self.workers if w is not None]
+        for w in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.process.pid or 0, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
-        for w in self.workers:
-            w.process.join(max(0.0, deadline - time.monotonic()))
-            if w.process.is_alive():
-                log.error("worker_killed", worker=w.index, pid=w.process.pid)
-                w.process.kill()
-                w.process.join()
+        while any(w.process.is_alive() for w in alive):
+            if time.monotonic() > deadline or self.signals > 1:
+                for w in alive:
+                    if w.process.is_alive():
+                        log.error("worker_killed", worker=w.index, pid=w.process.pid)
+                        w.process.kill()
+            time.sleep(0.05)
+        for w in alive:
+            w.process.join()
             w.channel.close()
-        log.info("workers_stopped", workers=len(self.workers))
+        log.info("workers_stopped", workers=len(alive))
 
 
 def _worker_main(
-    settings: Settings, index: int, channel: socket.socket, parents: list[socket.socket]
+    settings: Settings,
+    index: int,
+    channel: socket.socket,
+    parents: list[socket.socket],
+    parent_pid: int,
 ) -> None:
     """Body of a worker process: serve connections the parent deals until SIGTERM."""
     for sock in parents:
@@ -199,6 +311,11 @@ def _worker_main(
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
+    if sys.platform == "linux":  # be told when the parent dies, however it dies
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # it died before the request took effect
+            return
     structlog.contextvars.bind_contextvars(worker=index)
     uvloop.run(_serve_dealt(settings, channel))
 
@@ -220,20 +337,28 @@ async def _serve_dealt(settings: Settings, channel: socket.socket) -> None:
     channel.setblocking(False)
 
     def receive() -> None:
-        try:
-            message, fds, _, _ = socket.recv_fds(channel, 16, 4)
-        except BlockingIOError:
-            return
-        if not message:  # the parent is gone: nobody deals any more
-            stop.set()
-            return
-        for fd in fds:
-            conn = socket.socket(fileno=fd)
-            conn.setblocking(False)
-            task = loop.create_task(loop.connect_accepted_socket(server, conn))
-            task.add_done_callback(_report_failure)
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(channel, 16, 4)
+            except BlockingIOError:
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message:  # the parent is gone: nobody deals any more
+                for fd in fds:
+                    os.close(fd)
+                stop.set()
+                return
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                conn.setblocking(False)
+                task = loop.create_task(loop.connect_accepted_socket(server, conn))
+                task.add_done_callback(_report_failure)
+                with contextlib.suppress(OSError):  # the parent counts what is queued here
+                    channel.send(_TAKEN)
 
     loop.add_reader(channel.fileno(), receive)
+    channel.send(_READY)
     try:
         await stop.wait()
     finally:

@@ -7,11 +7,12 @@ import time
 from http import HTTPStatus
 from uuid import uuid4
 
+import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from fraudchannel.errors import BadRequest, FraudChannelError
+from fraudchannel.errors import BadRequest, FraudChannelError, Unavailable
 from fraudchannel.http.bodies import UNREADABLE_BODY
 from fraudchannel.http.render import problem_response
 from fraudchannel.http.routes import Handler
@@ -70,6 +71,18 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
     return response
 
 
+# Errors that say the database cannot be reached or cannot take another connection now, not that
+# the request was wrong: answered 503 with Retry-After instead of 500.
+_DATABASE_UNAVAILABLE = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    ConnectionError,
+)
+
+
 @web.middleware
 async def problem_responses(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render every error, ours and aiohttp's own (404, 405, 413, ...), as problem+json."""
@@ -83,6 +96,12 @@ async def problem_responses(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise  # redirects and the like pass through
         return _from_http_exception(exc, request)
+    except _DATABASE_UNAVAILABLE as exc:  # too many clients, restarting, connection lost
+        log.warning("database_unavailable", error=type(exc).__name__)
+        unavailable = Unavailable(
+            "The database is not available right now; nothing was stored. Retry in a moment."
+        )
+        return exc_response(unavailable, request)
     except web.RequestPayloadError:  # a handler read a body that is not what it claims
         response = exc_response(BadRequest(UNREADABLE_BODY), request)
         response.force_close()

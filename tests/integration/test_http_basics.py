@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from fraudchannel.http.middleware import problem_responses, request_context
 from tests.conftest import Served
 
 
@@ -48,3 +53,32 @@ async def test_wrong_method_is_a_problem_document_with_allow(
         assert resp.status == 405
         assert resp.content_type == "application/problem+json"
         assert "GET" in resp.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+)
+async def test_an_unreachable_database_is_503_with_retry_after_not_500(error: Exception) -> None:
+    # Bug (found by a break-it run): with a worker per CPU, each with its own pool, PostgreSQL
+    # ran out of connection slots and batches failed with 500.
+    async def handler(request: web.Request) -> web.Response:
+        raise error
+
+    app = web.Application(middlewares=[request_context, problem_responses])
+    app.router.add_get("/x", handler)
+    async with TestServer(app) as test_server:
+        client: TestClient[web.Request, None] = TestClient(test_server)
+        async with client:
+            resp = await client.get("/x")
+            doc = await resp.json(content_type=None)
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    assert doc["status"] == 503
+    assert "nothing was stored" in doc["detail"]

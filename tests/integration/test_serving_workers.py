@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from fraudchannel import serving
+from fraudchannel.settings import Settings
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -59,6 +61,7 @@ class Server:
     """A `fraudchannel serve --workers N` process and its log."""
 
     def __init__(self, dsn: str, workers: int, tmp: Path) -> None:
+        self.workers = workers
         self.port = free_port()
         self.log = tmp / "server.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDCHANNEL_")}
@@ -76,9 +79,20 @@ class Server:
                 stderr=sink,
             )
 
-    def wait_ready(self) -> None:
+    def events(self, name: str) -> list[dict[str, object]]:
+        lines = self.log.read_text().splitlines()
+        return [
+            e for e in map(json.loads, (x for x in lines if x[:1] == "{")) if e["event"] == name
+        ]
+
+    def wait_ready(self, ready_events: int | None = None) -> None:
+        """Wait until every worker said it is ready (`ready_events` worker_ready lines in all)
+        and the server answers /readyz."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            if len(self.events("worker_ready")) < (ready_events or self.workers):
+                time.sleep(0.05)
+                continue
             try:
                 if _get(self.port) == 200:
                     return
@@ -144,10 +158,10 @@ async def test_a_dead_worker_is_replaced_and_requests_go_on(
         await asyncio.sleep(0.1)
     else:
         raise AssertionError(f"the worker was not replaced: {server.log.read_text()}")
+    await asyncio.to_thread(server.wait_ready, 3)  # the replacement is ready too
     for _ in range(6):
         assert await asyncio.to_thread(_get, server.port) == 200
-    events = [json.loads(x)["event"] for x in server.log.read_text().splitlines() if x[:1] == "{"]
-    assert "worker_died" in events
+    assert server.events("worker_died")
 
 
 async def test_sigterm_stops_every_process(
@@ -182,3 +196,112 @@ def test_a_negative_worker_count_is_refused() -> None:
     )
     assert done.returncode == 2
     assert "workers" in done.stderr
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    """Return the pids still alive after waiting up to `seconds` for them to end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
+
+
+async def test_a_stuck_worker_is_passed_over(
+    clone_db: Callable[[], Awaitable[str]], start_server: Callable[[str, int], Server]
+) -> None:
+    # Bug: the parent handed connections to a stopped worker until its channel filled, then
+    # blocked in send_fds: every client timed out and SIGTERM went unheard.
+    dsn = await clone_db()
+    server = await asyncio.to_thread(start_server, dsn, 2)
+    stuck = _children(server.proc.pid)[0]
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+
+        def attempt() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        answered = [await asyncio.to_thread(attempt) for _ in range(30)]
+    finally:
+        os.kill(stuck, signal.SIGCONT)
+    assert answered.count(False) <= 1, answered  # at most the one dealt before it looked stuck
+
+
+async def test_workers_stop_when_the_parent_is_killed(
+    clone_db: Callable[[], Awaitable[str]], start_server: Callable[[str, int], Server]
+) -> None:
+    # Bug: workers started together inherited each other's parent-side sockets, so after a
+    # kill -9 of the parent the idle ones never saw it go and lived on, pools open.
+    dsn = await clone_db()
+    server = await asyncio.to_thread(start_server, dsn, 4)
+    workers = _children(server.proc.pid)
+    server.proc.kill()
+    server.proc.wait()
+    assert await asyncio.to_thread(_wait_gone, workers, 15) == []
+
+
+async def test_a_second_stop_signal_does_not_wait_for_requests_in_flight(
+    clone_db: Callable[[], Awaitable[str]], start_server: Callable[[str, int], Server]
+) -> None:
+    # Bug: a second Ctrl-C raised KeyboardInterrupt in the parent mid-stop: the embedded
+    # PostgreSQL was stopped under running workers, which were then left orphaned.
+    dsn = await clone_db()
+    server = await asyncio.to_thread(start_server, dsn, 2)
+    workers = _children(server.proc.pid)
+    slow = socket.create_connection(("127.0.0.1", server.port))
+    try:  # a request in flight: its body never finishes, so a graceful stop would wait
+        slow.sendall(
+            b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        await asyncio.sleep(0.3)
+        server.proc.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.5)
+        server.proc.send_signal(signal.SIGINT)
+        code = await asyncio.to_thread(server.proc.wait, 10)
+    finally:
+        slow.close()
+    assert code == 0, server.log.read_text()
+    assert await asyncio.to_thread(_wait_gone, workers, 5) == []
+
+
+async def test_a_port_in_use_is_refused_before_anything_starts(
+    clone_db: Callable[[], Awaitable[str]], tmp_path: Path
+) -> None:
+    # Bug: the second server ran migrations and logged server_starting, then died with an
+    # OSError traceback.
+    dsn = await clone_db()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDCHANNEL_")}
+        env |= {"DATABASE_URL": dsn, "FRAUDCHANNEL_PORT": str(port)}
+        for workers in ("1", "2"):
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "fraudchannel", "serve", "--workers", workers],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 1, done.stderr
+            assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+            assert "Traceback" not in done.stderr
+            assert "server_starting" not in done.stderr
+
+
+def test_workers_share_the_database_pool() -> None:
+    base = Settings(db_pool_min=2, db_pool_max=10)
+    assert serving.worker_settings(base, 1) is base
+    two = serving.worker_settings(base, 2)
+    assert (two.db_pool_min, two.db_pool_max) == (1, 5)
+    many = serving.worker_settings(base, 12)  # never fewer than two connections a worker
+    assert (many.db_pool_min, many.db_pool_max) == (1, 2)
