@@ -142,10 +142,10 @@ async def store_fresh(
             n.target.canonical.kind,
             ticket_of[tid],
             outcomes[i],
-            n.item.scam_type,
+            n.scam_type,
             n.loss_major,
-            n.item.victim_count,
-            n.item.observed_at,
+            n.victim_count,
+            n.observed_at,
             n.target_evidence,
             n.body,
         )

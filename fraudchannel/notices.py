@@ -13,7 +13,8 @@ Rules (DESIGN: The report schema; Canonicalisation and deduplication):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -67,17 +68,23 @@ class Notice:
     """
 
     index: int
-    item: ReportItem
+    item: InitVar[ReportItem]  # read into the fields below, not kept (a large batch's memory)
     body: bytes  # the item as sent, re-serialised from its parsed JSON value (UTF-8 JSON text)
     target: Target
     related: list[Target]
-    client_ref: str = field(init=False)  # the item's, read often: a plain attribute
+    client_ref: str = field(init=False)
+    scam_type: str = field(init=False)
+    victim_count: int | None = field(init=False)
+    observed_at: datetime | None = field(init=False)
     loss_major: float | None = field(init=False)
     target_evidence: bytes | None = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.client_ref = self.item.client_ref
-        loss = self.item.victim_loss
+    def __post_init__(self, item: ReportItem) -> None:
+        self.client_ref = item.client_ref
+        self.scam_type = item.scam_type
+        self.victim_count = item.victim_count
+        self.observed_at = item.observed_at
+        loss = item.victim_loss
         self.loss_major = (
             None if loss is None else loss.amount_minor / 10.0 ** minor_units(loss.currency)
         )

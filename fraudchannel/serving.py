@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import multiprocessing
 import os
 import selectors
@@ -139,6 +140,10 @@ class Dealer:
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self._sel.register(wake_r, selectors.EVENT_READ, "signal")
+            # Park the parent's objects (the imported modules) out of the cyclic collector's
+            # reach: a worker's collections would otherwise write to every one of them and copy
+            # the pages the fork shares (Python docs, gc.freeze).
+            gc.freeze()
             for index in range(self.count):
                 self._start(index)
             log.info("workers_started", workers=self.count)

@@ -279,8 +279,8 @@ class Contribution:
 
     def add(self, n: Notice) -> None:
         self.reports += 1
-        self.victims += n.item.victim_count or 0
+        self.victims += n.victim_count or 0
         loss = n.loss_major
         if loss is not None and (self.max_loss is None or loss > self.max_loss):
             self.max_loss = loss
-        self.scam_types.add(n.item.scam_type)
+        self.scam_types.add(n.scam_type)
