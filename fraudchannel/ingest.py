@@ -33,6 +33,7 @@ from uuid import UUID
 
 import asyncpg
 import structlog
+from asyncpg.pool import PoolConnectionProxy
 from pydantic_core import to_json
 
 from fraudchannel import notices
@@ -160,20 +161,27 @@ async def _submit(
     """Run the ingest transaction, retrying one a concurrent batch disturbed."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                head = await conn.fetchrow(
-                    OPEN_BATCH,
-                    principal.org_id,
-                    request_sha256,
-                    submitter,
-                    item_count,
-                    idempotency_key,
-                )
-                if head is None:  # INSERT ... RETURNING yields one row
-                    raise RuntimeError("open_batch returned no row")
-                if not head["key_claimed"]:
-                    await _replay(conn, principal, idempotency_key, request_sha256)
-                return await _store(conn, principal, prepared, head["id"], head["received_at"])
+            conn = await pool.acquire()
+            try:
+                async with conn.transaction():
+                    head = await conn.fetchrow(
+                        OPEN_BATCH,
+                        principal.org_id,
+                        request_sha256,
+                        submitter,
+                        item_count,
+                        idempotency_key,
+                    )
+                    if head is None:  # INSERT ... RETURNING yields one row
+                        raise RuntimeError("open_batch returned no row")
+                    if not head["key_claimed"]:
+                        await _replay(conn, principal, idempotency_key, request_sha256)
+                    answer = await _store(
+                        conn, principal, prepared, head["id"], head["received_at"]
+                    )
+            finally:
+                await _release(pool, conn)
+            return answer  # committed: a failure to hand the connection back changes nothing
         except _Replay as replay:
             return replay.answer
         except (Retry, asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
@@ -188,6 +196,15 @@ async def _submit(
             # Apart, at random: batches that collided would otherwise collide again in step.
             await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    """Give `conn` back to the pool; a connection that broke meanwhile is only logged (the pool
+    replaces it), so that a committed batch is never answered with an error."""
+    try:
+        await pool.release(conn)
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+        log.warning("connection_release_failed", error=type(exc).__name__)
 
 
 async def _replay(conn: Conn, principal: Principal, key: str | None, request_sha256: bytes) -> None:

@@ -10,11 +10,14 @@ up on one worker half the time while another idles (measured with the ingest ben
 
 The parent never blocks on a worker: each connection goes to the ready worker with the fewest
 connections dealt but not yet taken (workers say when they take one), so a worker stuck in a long
-synchronous step is passed over after one, and one whose channel is full is skipped; one that is
+synchronous step is passed over after one and never holds more than MAX_WAITING (accepting
+pauses, leaving connections in the kernel's backlog, while no ready worker has room); one that is
 starting is not dealt to until it says it is ready; one
 that dies is restarted after a pause that doubles while it keeps dying (at most MAX_BACKOFF_S).
-SIGTERM or SIGINT stops every worker gracefully (requests in flight finish, at most
-STOP_GRACE_S); a second signal meanwhile kills them at once. A worker whose parent dies is sent
+SIGTERM or SIGINT stops every worker gracefully (requests in flight finish, for at most
+settings.shutdown_timeout_s: aiohttp reads no more request data once stopping, so an upload still
+arriving cannot finish and is cut then; the parent kills a worker STOP_GRACE_S later); a second
+signal meanwhile kills them at once. A worker whose parent dies is sent
 SIGTERM by the kernel (Linux PR_SET_PDEATHSIG) and also stops when its channel closes. The
 database pool size is shared among the workers (`worker_settings`); all state lives in
 PostgreSQL.
@@ -44,10 +47,11 @@ from fraudchannel.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-STOP_GRACE_S: Final = 30.0  # how long stopping workers may take before they are killed
+STOP_GRACE_S: Final = 10.0  # beyond settings.shutdown_timeout_s, before a worker is killed
 FIRST_BACKOFF_S: Final = 0.5  # pause before restarting a worker that died
 MAX_BACKOFF_S: Final = 30.0  # the pause doubles while a worker keeps dying, up to this
 MIN_POOL_PER_WORKER: Final = 2  # a request may hold one connection while auth reads another
+MAX_WAITING: Final = 8  # connections dealt to one worker and not yet taken; then it is skipped
 _READY: Final = b"r"  # worker -> parent: serving
 _TAKEN: Final = b"t"  # worker -> parent: took one connection off its channel
 _CONN: Final = b"c"  # parent -> worker: here is a connection (with its fd)
@@ -97,6 +101,7 @@ def serve(settings: Settings, listener: socket.socket, workers: int) -> None:
             print=None,
             access_log=None,
             handle_signals=True,
+            shutdown_timeout=settings.shutdown_timeout_s,
             loop=uvloop.new_event_loop(),
         )
         return
@@ -216,6 +221,7 @@ class Dealer:
                 message = b""
             if message == _TAKEN:
                 worker.queued = max(0, worker.queued - 1)
+                self._listen(True)  # room again, if accepting paused for want of it
             elif message == _READY:
                 worker.ready = True
                 self.failures[worker.index] = 0
@@ -225,7 +231,7 @@ class Dealer:
                 with contextlib.suppress(KeyError, ValueError):
                     self._sel.unregister(worker.channel)
                 break
-        self._listen(any(w is not None and w.ready for w in self.workers))
+        self._listen(self._has_room())
 
     def _died(self, worker: _Worker) -> None:
         worker.process.join(1.0)  # reaped, so its exit code is known
@@ -243,10 +249,15 @@ class Dealer:
         pause = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** self.failures[worker.index])
         self.failures[worker.index] += 1
         self.restart_at[worker.index] = time.monotonic() + pause
-        self._listen(any(w is not None and w.ready for w in self.workers))
+        self._listen(self._has_room())
+
+    def _has_room(self) -> bool:
+        return any(w is not None and w.ready and w.queued < MAX_WAITING for w in self.workers)
 
     def _listen(self, on: bool) -> None:
-        """Accept connections only while a worker is ready (else they wait in the backlog)."""
+        """Accept connections only while a ready worker has room (else they wait in the
+        kernel's backlog, and a stuck worker holds at most MAX_WAITING of them)."""
+        on = on and self._has_room()
         if on and not self._listening:
             self._sel.register(self.listener, selectors.EVENT_READ, "accept")
         elif not on and self._listening:
@@ -255,6 +266,12 @@ class Dealer:
 
     def _accept(self) -> None:
         while True:
+            for w in self.workers:  # take in the acknowledgements that came meanwhile
+                if w is not None and w.ready:
+                    self._hear(w)
+            if not self._has_room():
+                self._listen(False)
+                return
             try:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -270,7 +287,10 @@ class Dealer:
         in turn among equals: a worker stuck in a long synchronous step stops being dealt to
         after one connection, and one whose channel is full is skipped."""
         order = [self.workers[(self.next + i) % self.count] for i in range(self.count)]
-        ready = sorted((w for w in order if w is not None and w.ready), key=lambda w: w.queued)
+        ready = sorted(
+            (w for w in order if w is not None and w.ready and w.queued < MAX_WAITING),
+            key=lambda w: w.queued,
+        )
         for worker in ready:
             try:
                 socket.send_fds(worker.channel, [_CONN], [conn.fileno()])
@@ -289,7 +309,7 @@ class Dealer:
         for w in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.process.pid or 0, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s + STOP_GRACE_S
         while any(w.process.is_alive() for w in alive):
             if time.monotonic() > deadline or self.signals > 1:
                 for w in alive:
@@ -330,7 +350,12 @@ async def _serve_dealt(settings: Settings, channel: socket.socket) -> None:
     goes away; then finish the requests in flight and close the pool."""
     from fraudchannel.app import create_app
 
-    runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        create_app(settings),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_timeout_s,
+    )
     await runner.setup()
     server = runner.server
     if server is None:  # pragma: no cover (set by setup)

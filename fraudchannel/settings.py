@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         le=256,
         description="HTTP worker processes; 0: one per CPU the server may use.",
     )
+    shutdown_timeout_s: float = Field(
+        20.0,
+        ge=0,
+        le=600,
+        description="How long a stopping server lets requests in flight finish, seconds.",
+    )
     max_batch_reports: int = Field(
         10_000, ge=1, le=100_000, description="Most reports in one batch."
     )

@@ -71,15 +71,23 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
     return response
 
 
-# Errors that say the database cannot be reached or cannot take another connection now, not that
-# the request was wrong: answered 503 with Retry-After instead of 500.
+# Errors that say the database could not finish the request now (unreachable, out of connection
+# slots, restarting, the connection cut mid-statement, a statement cancelled or timed out behind a
+# lock), not that the request was wrong: answered 503 with Retry-After instead of 500.
 _DATABASE_UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
     asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
+    asyncpg.OperatorInterventionError,  # admin shutdown, query cancelled, statement timeout
     asyncpg.PostgresConnectionError,
-    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,  # "the underlying connection is closed" and the like
+    asyncpg.InternalClientError,  # the driver's state after a COPY cut off mid-stream
     ConnectionError,
+    TimeoutError,  # connecting took longer than the driver waits
+)
+DATABASE_UNAVAILABLE_DETAIL = (
+    "The database could not complete this request now. Send it again in a moment: with the same "
+    "Idempotency-Key a batch that was stored after all is answered as it was, and a client_ref "
+    "is never stored twice."
 )
 
 
@@ -96,12 +104,9 @@ async def problem_responses(request: web.Request, handler: Handler) -> web.Strea
         if exc.status < 400:
             raise  # redirects and the like pass through
         return _from_http_exception(exc, request)
-    except _DATABASE_UNAVAILABLE as exc:  # too many clients, restarting, connection lost
-        log.warning("database_unavailable", error=type(exc).__name__)
-        unavailable = Unavailable(
-            "The database is not available right now; nothing was stored. Retry in a moment."
-        )
-        return exc_response(unavailable, request)
+    except _DATABASE_UNAVAILABLE as exc:
+        log.warning("database_unavailable", error=type(exc).__name__, detail=str(exc)[:200])
+        return exc_response(Unavailable(DATABASE_UNAVAILABLE_DETAIL), request)
     except web.RequestPayloadError:  # a handler read a body that is not what it claims
         response = exc_response(BadRequest(UNREADABLE_BODY), request)
         response.force_close()

@@ -12,8 +12,10 @@ Problems are RFC 9457 documents; error pointers are RFC 6901.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import re
+import sys
 from typing import Final
 
 from aiohttp import web
@@ -85,7 +87,21 @@ async def post_report_batch(request: web.Request) -> web.Response:
         request_sha256=hashlib.sha256(body).digest(),
         idempotency_key=key,
     )
+    if len(body) >= TRIM_AFTER_BYTES:
+        release_free_memory()
     return raw_json(answer.body, status=answer.status)
+
+
+# After a batch this large, hand the heap's free pages back to the system: a worker that read one
+# 58 MB batch otherwise kept ~190 MB resident for good (found by a break-it run).
+TRIM_AFTER_BYTES: Final = 8 * 1024 * 1024
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None) if sys.platform == "linux" else None
+
+
+def release_free_memory() -> None:
+    """Return freed heap memory to the operating system (glibc malloc_trim; else nothing)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 @routes.get("/v1/report-batches/{batch_id}", scope="reports:read")

@@ -397,3 +397,23 @@ async def test_the_answer_counts_add_up_on_a_large_batch(pool: asyncpg.Pool) -> 
     assert c["new_ticket"] == 300
     assert c["linked_to_open_ticket"] == 699
     assert len(doc["items"]) == 1000
+
+
+async def test_a_connection_that_breaks_after_commit_does_not_turn_the_receipt_into_an_error(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bug (found by the second break-it run): the connection was killed right after COMMIT; the
+    # pool's reset on release raised, and a stored batch was answered 500.
+    org = await new_org(pool)
+    release = asyncpg.Pool.release
+
+    async def broken_release(self: asyncpg.Pool, conn: Any, *args: Any, **kwargs: Any) -> None:
+        await release(self, conn, *args, **kwargs)
+        raise asyncpg.InterfaceError("cannot call Connection.reset(): the connection is closed")
+
+    monkeypatch.setattr(asyncpg.Pool, "release", broken_release)
+    doc = await submit(pool, org, [url_item("after-commit", f"https://{host()}/x")])
+    monkeypatch.undo()
+    assert doc["counts"]["new_ticket"] == 1
+    stored = await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id)
+    assert stored == 1
