@@ -37,6 +37,7 @@ import socket
 import sys
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Final
 
 import structlog
@@ -50,6 +51,7 @@ log = structlog.get_logger(__name__)
 STOP_GRACE_S: Final = 10.0  # beyond settings.shutdown_timeout_s, before a worker is killed
 FIRST_BACKOFF_S: Final = 0.5  # pause before restarting a worker that died
 MAX_BACKOFF_S: Final = 30.0  # the pause doubles while a worker keeps dying, up to this
+CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
 MIN_POOL_PER_WORKER: Final = 2  # a request may hold one connection while auth reads another
 MAX_WAITING: Final = 8  # connections dealt to one worker and not yet taken; then it is skipped
 _READY: Final = b"r"  # worker -> parent: serving
@@ -61,12 +63,38 @@ class BindError(Exception):
     """The HTTP address cannot be listened on (in use, not local, no permission)."""
 
 
-def worker_count(setting: int) -> int:
+def worker_count(setting: int, cgroup_root: Path = CGROUP_ROOT) -> int:
     """Return how many workers `setting` (FRAUDCHANNEL_WORKERS) asks for: 0 means one per CPU
-    this process may run on (its affinity mask, not the machine's count)."""
+    this process may use: its affinity mask, and no more than its container's CPU quota (a pod
+    limited to 2 CPUs on a 64-core node gets 2 workers, not 64)."""
     if setting > 0:
         return setting
-    return max(1, len(os.sched_getaffinity(0)))
+    cpus = len(os.sched_getaffinity(0))
+    quota = cpu_quota(cgroup_root)
+    return max(1, min(cpus, quota) if quota is not None else cpus)
+
+
+def cpu_quota(root: Path = CGROUP_ROOT) -> int | None:
+    """Return the CPU quota of this process's cgroup, rounded up to whole CPUs, or None when
+    there is none. Reads cgroup v2 `cpu.max` ("200000 100000": 2 CPUs; "max 100000": none), else
+    cgroup v1 `cpu/cpu.cfs_quota_us` and `cpu.cfs_period_us` (-1: none), as mounted in the
+    process's own namespace (Linux kernel docs: cgroup-v2 "cpu.max", sched-bwc)."""
+    try:
+        fields = (root / "cpu.max").read_text().split()
+        quota, period = fields[0], fields[1]
+    except (OSError, IndexError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:  # "max"
+        return None
+    if q <= 0 or p <= 0:
+        return None
+    return max(1, -(-q // p))
 
 
 def worker_settings(settings: Settings, workers: int) -> Settings:

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=256,
-        description="HTTP worker processes; 0: one per CPU the server may use.",
+        description="HTTP worker processes; 0: one per usable CPU (within the CPU quota).",
     )
     shutdown_timeout_s: float = Field(
         20.0,
