@@ -259,6 +259,8 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
     if not items:
         return {}
     rows = await conn.fetch(OWN_REPORTS, org_id, [n.client_ref for n in items])
+    if not rows:
+        return {}
     sent = {n.client_ref: n.body for n in items}
     return {
         r["client_ref"]: Stored(
