@@ -57,7 +57,10 @@ demo: $(STAMP) ## submit examples/ to a running `make run` (see README)
 bench: $(STAMP) ## ingest benchmark (prints ratios against the raw PostgreSQL limit)
 	$(BIN)/python bench/ingest.py
 
+bench-phases: $(STAMP) ## where ingest time goes: wall and CPU per report of every step
+	$(BIN)/python bench/ingest_phases.py --explain
+
 clean: ## remove the virtual environment and caches (keeps .data/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install lock run migrate test lint fmt schemas schemas-check demo bench clean
+.PHONY: help install lock run migrate test lint fmt schemas schemas-check demo bench bench-phases clean
