@@ -200,6 +200,18 @@ def test_a_negative_worker_count_is_refused() -> None:
     assert "workers" in done.stderr
 
 
+async def _unfinished_upload(port: int) -> socket.socket:
+    """Open a POST whose body never finishes arriving (a request in flight a graceful stop would
+    wait for) and give the server a moment to start reading it."""
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(
+        b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    await asyncio.sleep(0.3)
+    return slow
+
+
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
     """Return the pids still alive after waiting up to `seconds` for them to end."""
     deadline = time.monotonic() + seconds
@@ -260,13 +272,8 @@ async def test_a_second_stop_signal_does_not_wait_for_requests_in_flight(
     dsn = await clone_db()
     server = await asyncio.to_thread(start_server, dsn, 2)
     workers = _children(server.proc.pid)
-    slow = socket.create_connection(("127.0.0.1", server.port))
-    try:  # a request in flight: its body never finishes, so a graceful stop would wait
-        slow.sendall(
-            b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{"
-        )
-        await asyncio.sleep(0.3)
+    slow = await _unfinished_upload(server.port)
+    try:
         server.proc.send_signal(signal.SIGINT)
         await asyncio.sleep(0.5)
         server.proc.send_signal(signal.SIGINT)
@@ -324,13 +331,8 @@ async def test_an_upload_still_arriving_does_not_hold_shutdown_past_its_timeout(
     server = await asyncio.to_thread(
         start_server, dsn, workers, FRAUDCHANNEL_SHUTDOWN_TIMEOUT_S="2"
     )
-    slow = socket.create_connection(("127.0.0.1", server.port))
+    slow = await _unfinished_upload(server.port)
     try:
-        slow.sendall(
-            b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{"
-        )
-        await asyncio.sleep(0.3)
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(server.proc.wait, 30)
