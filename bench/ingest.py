@@ -11,7 +11,9 @@ What it does, in one run on one machine (so the ratios compare like with like):
 4. end to end: both organisations submit at once, batches of 1,000 and of 10,000 URL reports,
    30% of them naming a target already reported (by either organisation);
 5. the same again with 1,000,000 targets (and their open tickets) already present;
-6. the server's memory: the peak RSS (VmHWM) of its largest process, the sum of its processes'
+6. where the CPU goes: microseconds of CPU per report of the server's processes, PostgreSQL's,
+   this client's and the rest of the machine, and the machine's idle time (Linux /proc);
+7. the server's memory: the peak RSS (VmHWM) of its largest process, the sum of its processes'
    peaks (which counts pages the forked workers share once per process), and the peak of their
    proportional set size together (shared pages counted once), sampled every 50 ms.
 
@@ -317,6 +319,50 @@ class PssSampler:
             self._task.cancel()
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_by_group(server_pid: int) -> dict[str, float]:
+    """Return CPU seconds (user + system) used so far, grouped: `server` (its processes),
+    `postgres` (every process named postgres: backends, WAL writer, checkpointer, ...),
+    `client` (this process), `other`; and `machine_busy` and `machine_idle` from /proc/stat."""
+    server = set(server_pids(server_pid))
+    me = os.getpid()
+    groups = dict.fromkeys(("server", "postgres", "client", "other"), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        pid = int(entry.name)
+        group = (
+            "server"
+            if pid in server
+            else "client"
+            if pid == me
+            else "postgres"
+            if name.startswith("postgres")
+            else "other"
+        )
+        groups[group] += used
+    cpu = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    groups["machine_idle"] = (cpu[3] + cpu[4]) / CLOCK_TICKS
+    groups["machine_busy"] = (sum(cpu[:8]) - cpu[3] - cpu[4]) / CLOCK_TICKS
+    return groups
+
+
+def cpu_us_per_report(
+    before: dict[str, float], after: dict[str, float], reports: int
+) -> dict[str, float]:
+    """Return the CPU microseconds per report of each group between two snapshots."""
+    return {k: round((after[k] - before[k]) / reports * 1e6, 1) for k in before}
+
+
 def reset_peak_rss(pid: int) -> None:
     """Reset VmHWM to the current RSS in every server process (write 5 to /proc/PID/clear_refs)."""
     for p in server_pids(pid):
@@ -386,6 +432,7 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                     )
                     if batch_size == 10_000:
                         reset_peak_rss(proc.pid)
+                    cpu_before = cpu_seconds_by_group(proc.pid)
                     with PssSampler(proc.pid) as pss:
                         rate, accepted = await end_to_end(
                             http,
@@ -396,6 +443,9 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                             batch_size=batch_size,
                             tag=tag,
                         )
+                    cpu = cpu_us_per_report(
+                        cpu_before, cpu_seconds_by_group(proc.pid), max(accepted, 1)
+                    )
                     peak, peak_total = peak_rss_mb(proc.pid)
                     row = {
                         "existing_targets": existing,
@@ -407,6 +457,7 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                         "server_peak_rss_mb": round(peak, 1),
                         "server_peak_rss_sum_mb": round(peak_total, 1),
                         "server_peak_pss_mb": round(pss.peak, 1),
+                        "cpu_us_per_report": cpu,
                     }
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr)
@@ -448,6 +499,17 @@ def main() -> None:
             f"{r['existing_targets']:>10,} {r['batch_size']:>6,} {r['e2e_reports_per_s']:>10,} "
             f"{r['raw_rows_per_s']:>11,} {r['ratio']:>6.3f} {r['server_peak_rss_mb']:>12.1f} "
             f"{r['server_peak_rss_sum_mb']:>8.1f} {r['server_peak_pss_mb']:>9.1f}"
+        )
+    print(
+        "CPU microseconds per report, by process group (the machine's busy + idle = cores x wall):"
+    )
+    groups = ("server", "postgres", "client", "other", "machine_busy", "machine_idle")
+    print(f"{'existing':>10} {'batch':>6} " + " ".join(f"{g:>12}" for g in groups))
+    for r in rows:
+        cpu = r["cpu_us_per_report"]
+        print(
+            f"{r['existing_targets']:>10,} {r['batch_size']:>6,} "
+            + " ".join(f"{cpu[g]:>12.1f}" for g in groups)
         )
     print(json.dumps({"ingest": rows}))
 

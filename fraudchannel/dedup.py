@@ -1,4 +1,5 @@
-"""Deduplication steps of the ingest transaction: targets, tickets and reports, set-based.
+"""Deduplication steps of ingest: targets (committed on their own first), then, in the batch's
+transaction, tickets and reports, set-based.
 
 Targets are unique on (kind, key); a target has at most one open ticket (partial unique index,
 fraudchannel.ticketing); a report is unique on (org_id, client_ref). Each step is one statement
@@ -62,15 +63,25 @@ class Stored:
     content_differs: bool = False  # a re-sent client_ref whose item differs from the stored one
 
 
-async def _target_ids(
-    conn: Conn, fresh: Sequence[Notice]
-) -> tuple[dict[TargetIdent, int], set[int]]:
-    """Upsert every target the notices name (sorted, once each).
+@dataclass(frozen=True, slots=True)
+class TargetIds:
+    """The targets of a batch's notices: {ident: target id}, and the ids of those it created."""
 
-    Returns ({ident: target id}, ids of the targets this statement created). Only the ids of
-    targets that existed before are read back, by a second statement.
+    ids: dict[TargetIdent, int]
+    created: frozenset[int]
+
+
+async def upsert_targets(conn: Conn, items: Sequence[Notice]) -> TargetIds:
+    """Make sure every target the notices name exists (sorted, once each); return their ids.
+
+    Run on its own, before the batch's transaction (autocommit): a target is an identity, not a
+    notice, so it may exist without reports (a batch that then fails leaves its new targets
+    behind, unseen: every API shows targets through reports and tickets). Committing them at
+    once means concurrent batches naming the same new targets wait for one short statement, not
+    for each other's whole transaction. Targets are never deleted, so every id read stays valid.
+    Only the ids of targets that existed before are read back, by a second statement.
     """
-    targets = {t.ident: t for n in fresh for t in (n.target, *n.related)}
+    targets = {t.ident: t for n in items for t in (n.target, *n.related)}
     order = sorted(targets)
     cts = [targets[i].canonical for i in order]
     inserted = await conn.fetch(
@@ -82,15 +93,15 @@ async def _target_ids(
         [c.registrable_domain for c in cts],
     )
     ids: dict[TargetIdent, int] = {(r["kind"], r["key_sha256"]): r["id"] for r in inserted}
-    created = set(ids.values())
+    created = frozenset(ids.values())
     known = [i for i in order if i not in ids]
     if known:
         rows = await conn.fetch(TARGET_IDS, [i[0] for i in known], [i[1] for i in known])
-        if len(rows) != len(known):
-            raise Retry
+        if len(rows) != len(known):  # targets are never deleted: a broken invariant
+            raise RuntimeError(f"{len(known) - len(rows)} targets vanished after their upsert")
         for ident, r in zip(known, rows, strict=True):
             ids[ident] = r["id"]
-    return ids, created
+    return TargetIds(ids, created)
 
 
 async def store_fresh(
@@ -99,9 +110,11 @@ async def store_fresh(
     fresh: list[Notice],
     batch_id: UUID,
     now: datetime,
+    targets: TargetIds,
 ) -> dict[int, Stored]:
-    """Store notices not seen before: targets, tickets, reports, links; return them by index."""
-    target_id, created = await _target_ids(conn, fresh)
+    """Store notices not seen before (their targets exist: `upsert_targets`): tickets, reports,
+    links to related targets; return them by index."""
+    target_id, created = targets.ids, targets.created
     tids = [target_id[n.target.ident] for n in fresh]  # each notice's main target, in order
     adds: dict[int, Contribution] = {}
     for n, tid in zip(fresh, tids, strict=True):

@@ -1,7 +1,9 @@
 """The ingest service: store a batch of notices, deduplicate their targets, open or link tickets.
 
-One batch is one transaction of a handful of set-based statements (sql/queries/ingest.sql):
-every good item is stored or none is; bad items are answered, not stored. Concurrent batches,
+The batch's targets are upserted first, on their own (identities, not notices: see
+fraudchannel.dedup.upsert_targets); then one transaction of a handful of set-based statements
+(sql/queries/ingest.sql) stores the notices: every good item is stored or none is; bad items
+are answered, not stored. Concurrent batches,
 from any organisations, naming the same targets end with one open ticket per target: identity
 and "one open ticket" are unique indexes written with INSERT ... ON CONFLICT DO NOTHING, rows are
 taken in a fixed order (targets by kind and key hash, tickets by target id then ticket id,
@@ -38,7 +40,7 @@ from pydantic_core import to_json
 
 from fraudchannel import notices
 from fraudchannel.db import Conn, Retry, query
-from fraudchannel.dedup import Stored, store_fresh
+from fraudchannel.dedup import Stored, TargetIds, store_fresh, upsert_targets
 from fraudchannel.errors import IdempotencyKeyReused, Unavailable
 from fraudchannel.models import RawBatch
 from fraudchannel.notices import Notice, Prepared
@@ -158,7 +160,15 @@ async def _submit(
     item_count: int,
     submitter: dict[str, Any],
 ) -> Answer:
-    """Run the ingest transaction, retrying one a concurrent batch disturbed."""
+    """Upsert the targets, then run the ingest transaction, retrying one a concurrent batch
+    disturbed."""
+    targets = TargetIds({}, frozenset())
+    if prepared.notices:
+        conn = await pool.acquire()
+        try:
+            targets = await upsert_targets(conn, prepared.notices)
+        finally:
+            await _release(pool, conn)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             conn = await pool.acquire()
@@ -177,7 +187,7 @@ async def _submit(
                     if not head["key_claimed"]:
                         await _replay(conn, principal, idempotency_key, request_sha256)
                     answer = await _store(
-                        conn, principal, prepared, head["id"], head["received_at"]
+                        conn, principal, prepared, targets, head["id"], head["received_at"]
                     )
             finally:
                 await _release(pool, conn)
@@ -224,6 +234,7 @@ async def _store(
     conn: Conn,
     principal: Principal,
     prepared: Prepared,
+    targets: TargetIds,
     batch_id: UUID,
     received_at: datetime,
 ) -> Answer:
@@ -238,7 +249,7 @@ async def _store(
         else:
             fresh.append(n)
     if fresh:
-        stored.update(await store_fresh(conn, principal, fresh, batch_id, received_at))
+        stored.update(await store_fresh(conn, principal, fresh, batch_id, received_at, targets))
     answer, counts = _answer(prepared, stored, batch_id, received_at)
     del stored  # a 10,000-item batch holds three copies of its results at this point: free one
     body = to_json(answer)

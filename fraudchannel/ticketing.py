@@ -1,19 +1,25 @@
 """Opening and linking the tickets of a batch's targets, inside the ingest transaction.
 
 A target has at most one open ticket (the partial unique index tickets_one_open_per_target). A
-target the batch created gets its first ticket straight away (COPY: no earlier ticket can exist,
-and no other transaction sees the target before we commit); a known target is checked for an
-open ticket (open_tickets, ON CONFLICT against a concurrent batch) and, when it has one, the
-batch's notices are added to it under a row lock taken in ticket-id order (lock_open_tickets,
-update_tickets). Priority comes from fraudchannel.priority (DSA Art 22(1): trusted flaggers'
-notices first); a ticket decided between two of our statements raises Retry.
+target the batch created (dedup.upsert_targets, committed just before) almost always has no
+ticket yet, so its first ticket is written by COPY, the fastest way in, under a savepoint: when
+a concurrent batch ticketed one of those targets meanwhile (the COPY hits the unique index, or a
+count finds another ticket of them), the savepoint is rolled back and they take the general
+path. That path checks each known target for an open ticket (open_tickets, ON CONFLICT against a
+concurrent batch, a recurrence after a decided one) and, when it has one, adds the batch's
+notices to it under a row lock taken in ticket-id order (lock_open_tickets, update_tickets).
+Priority comes from fraudchannel.priority (DSA Art 22(1): trusted flaggers' notices first); a
+ticket decided between two of our statements raises Retry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+import asyncpg
 
 from fraudchannel import priority
 from fraudchannel.db import Conn, Retry, RowId, new_id, query
@@ -24,6 +30,7 @@ OPEN_TICKETS: Final = query("ingest", "open_tickets")
 LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
 REPORTED_BEFORE: Final = query("ingest", "reported_before")
 UPDATE_TICKETS: Final = query("ingest", "update_tickets")
+COUNT_TICKETS: Final = query("ingest", "count_tickets")
 # A target's first ticket (the target was created by this batch: no other ticket can exist).
 TICKET_COLUMNS: Final = (
     "id",
@@ -54,36 +61,59 @@ async def open_tickets(
     conn: Conn,
     principal: Principal,
     main_ids: list[int],
-    created: set[int],
+    created: Set[int],
     adds: dict[int, Contribution],
     now: datetime,
 ) -> dict[int, Opened]:
     """Open tickets, counts and priority included, for targets without an open one.
 
-    Targets in `created` (made by this batch) get their first ticket straight away; the others
-    are checked for an open ticket first (and may recur after a decision). Returns {target id:
-    the ticket opened} for the targets whose ticket this batch opened.
+    Targets in `created` (made for this batch) get their first ticket by COPY when no other
+    ticket of them exists; the others are checked for an open ticket first (and may recur after
+    a decision). Returns {target id: the ticket opened} for the targets whose ticket this batch
+    opened.
     """
-    first = _TicketRows()
+    tier = principal.trust_tier
+    first = [tid for tid in main_ids if tid in created]
+    opened: dict[int, Opened] = {}
+    if first:
+        rows = _TicketRows()
+        for tid in first:
+            rows.add(tid, adds[tid], tier, now)
+        if await _copy_first_tickets(conn, rows, tier):
+            opened = {
+                tid: Opened(ticket_id, None, due)
+                for tid, ticket_id, due in zip(rows.targets, rows.ids, rows.dues, strict=True)
+            }
     known = _TicketRows()
     for tid in main_ids:
-        add = adds[tid]
-        (first if tid in created else known).add(tid, add, principal.trust_tier, now)
-    opened: dict[int, Opened] = {}
-    if first.ids:
-        await conn.copy_records_to_table(
-            "tickets", records=first.records(principal.trust_tier), columns=TICKET_COLUMNS
-        )
-        opened = {
-            tid: Opened(ticket_id, None, due)
-            for tid, ticket_id, due in zip(first.targets, first.ids, first.dues, strict=True)
-        }
+        if tid not in opened:
+            known.add(tid, adds[tid], tier, now)
     if known.ids:
-        rows = await conn.fetch(OPEN_TICKETS, *known.args(principal.trust_tier))
+        found = await conn.fetch(OPEN_TICKETS, *known.args(tier))
         due_of = dict(zip(known.targets, known.dues, strict=True))
-        for r in rows:
+        for r in found:
             opened[r["target_id"]] = Opened(r["id"], r["prev_state"], due_of[r["target_id"]])
     return opened
+
+
+async def _copy_first_tickets(conn: Conn, rows: _TicketRows, trust_tier: int) -> bool:
+    """Write `rows` as the first tickets of their targets, all or none; return False (nothing
+    written) when any of those targets has another ticket: a concurrent batch opened it between
+    the targets' upsert and now (an open one stops the COPY at the unique index)."""
+    try:
+        async with conn.transaction():  # a savepoint inside the batch's transaction
+            await conn.copy_records_to_table(
+                "tickets", records=rows.records(trust_tier), columns=TICKET_COLUMNS
+            )
+            if await conn.fetchval(COUNT_TICKETS, rows.targets) != len(rows.ids):
+                raise _Ticketed
+    except (_Ticketed, asyncpg.UniqueViolationError):
+        return False
+    return True
+
+
+class _Ticketed(Exception):
+    """A target thought new has a ticket already: undo the COPY of first tickets."""
 
 
 class _TicketRows:

@@ -178,3 +178,9 @@ UPDATE tickets AS k
 UPDATE report_batches
    SET counts = $2::jsonb, response = $3::json
  WHERE id = $1::uuid;
+
+-- name: count_tickets
+-- How many tickets (in any state) these targets have: after the COPY of a batch's first tickets,
+-- more than it wrote means a concurrent batch ticketed one of its new targets first.
+-- $1 target_ids bigint[]
+SELECT count(*) FROM tickets WHERE target_id = ANY($1::bigint[]);

@@ -108,3 +108,63 @@ async def test_batches_sharing_client_refs_pairwise_are_stored_or_refused_never_
     assert answered <= {r["client_ref"] for r in stored}  # every answered ref is stored once
     assert sum(d is not None for d in docs) >= n - 1  # random spacing lets nearly all through
     assert all(exc.status == 503 and exc.headers["Retry-After"] == "1" for exc in refused)
+
+
+async def _ticketed_between_upsert_and_copy(
+    pool: asyncpg.Pool, monkeypatch: Any, decide: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Submit one new URL for org A; right after A's targets are committed (before A's first
+    tickets are copied), org B reports the same URL, and its ticket is then `decide`d (or left
+    open). Return (A's answer item, B's answer item)."""
+    from fraudchannel import dedup, ingest
+
+    url = f"https://{host()}/login"
+    a, b = await new_org(pool), await new_org(pool)
+    real = dedup.upsert_targets
+    seen: dict[str, Any] = {}
+
+    async def upsert_then_race(conn: Any, items: Any) -> Any:
+        ids = await real(conn, items)
+        if not seen:
+            seen["racing"] = True  # B's own upsert comes through here too
+            seen["b"] = (await submit(pool, b, [url_item("b-1", url)]))["items"][0]
+            if decide is not None:
+                await pool.execute(
+                    "UPDATE tickets SET state = $2::ticket_state, decided_at = now() "
+                    "WHERE id = $1::uuid",
+                    seen["b"]["ticket_id"],
+                    decide,
+                )
+        return ids
+
+    monkeypatch.setattr(ingest, "upsert_targets", upsert_then_race)
+    mine = (await submit(pool, a, [url_item("a-1", url)]))["items"][0]
+    return mine, seen["b"]
+
+
+async def test_a_new_target_ticketed_by_another_batch_meanwhile_is_linked_to_its_ticket(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    mine, theirs = await _ticketed_between_upsert_and_copy(pool, monkeypatch, decide=None)
+    assert theirs["outcome"] == "new_ticket"
+    assert mine["outcome"] == "linked_to_open_ticket"
+    assert mine["ticket_id"] == theirs["ticket_id"]
+    row = await pool.fetchrow(
+        "SELECT report_count, org_count, (SELECT count(*) FROM tickets k2 "
+        "WHERE k2.target_id = k.target_id) AS tickets FROM tickets k WHERE id = $1::uuid",
+        mine["ticket_id"],
+    )
+    assert (row["report_count"], row["org_count"], row["tickets"]) == (2, 2, 1)
+
+
+async def test_a_new_target_whose_ticket_was_decided_meanwhile_recurs(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    mine, theirs = await _ticketed_between_upsert_and_copy(pool, monkeypatch, decide="actioned")
+    assert mine["outcome"] == "recurrence_after_action"
+    assert mine["ticket_id"] != theirs["ticket_id"]
+    row = await pool.fetchrow(
+        "SELECT recurrence_of::text, report_count FROM tickets WHERE id = $1::uuid",
+        mine["ticket_id"],
+    )
+    assert (row["recurrence_of"], row["report_count"]) == (theirs["ticket_id"], 1)
