@@ -325,7 +325,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds_by_group(server_pid: int) -> dict[str, float]:
     """Return CPU seconds (user + system) used so far, grouped: `server` (its processes),
     `postgres` (every process named postgres: backends, WAL writer, checkpointer, ...),
-    `client` (this process), `other`; and `machine_busy` and `machine_idle` from /proc/stat."""
+    `client` (this process), `other`; and `machine_busy`, `machine_idle` and `machine_steal`
+    (time a virtual machine's hypervisor gave to others) from /proc/stat."""
     server = set(server_pids(server_pid))
     me = os.getpid()
     groups = dict.fromkeys(("server", "postgres", "client", "other"), 0.0)
@@ -352,7 +353,8 @@ def cpu_seconds_by_group(server_pid: int) -> dict[str, float]:
         groups[group] += used
     cpu = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     groups["machine_idle"] = (cpu[3] + cpu[4]) / CLOCK_TICKS
-    groups["machine_busy"] = (sum(cpu[:8]) - cpu[3] - cpu[4]) / CLOCK_TICKS
+    groups["machine_busy"] = (sum(cpu[:7]) - cpu[3] - cpu[4]) / CLOCK_TICKS
+    groups["machine_steal"] = cpu[7] / CLOCK_TICKS  # taken by the hypervisor: not ours
     return groups
 
 
@@ -503,13 +505,30 @@ def main() -> None:
     print(
         "CPU microseconds per report, by process group (the machine's busy + idle = cores x wall):"
     )
-    groups = ("server", "postgres", "client", "other", "machine_busy", "machine_idle")
+    groups = (
+        "server",
+        "postgres",
+        "client",
+        "other",
+        "machine_busy",
+        "machine_idle",
+        "machine_steal",
+    )
     print(f"{'existing':>10} {'batch':>6} " + " ".join(f"{g:>12}" for g in groups))
     for r in rows:
         cpu = r["cpu_us_per_report"]
         print(
             f"{r['existing_targets']:>10,} {r['batch_size']:>6,} "
             + " ".join(f"{cpu[g]:>12.1f}" for g in groups)
+        )
+    cores = os.cpu_count() or 1
+    print("Ceiling if the server's own work were free: cores / (postgres + client CPU per report)")
+    for r in rows:
+        cpu = r["cpu_us_per_report"]
+        ceiling = cores / max(cpu["postgres"] + cpu["client"], 0.1) * 1e6
+        print(
+            f"{r['existing_targets']:>10,} {r['batch_size']:>6,} {ceiling:>10,.0f} reports/s "
+            f"= {ceiling / r['raw_rows_per_s']:.3f} x raw"
         )
     print(json.dumps({"ingest": rows}))
 

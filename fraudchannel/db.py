@@ -10,8 +10,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 import uuid_utils
 from asyncpg.pool import PoolConnectionProxy
+
+log = structlog.get_logger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connection
@@ -19,6 +22,15 @@ Conn = asyncpg.Connection | PoolConnectionProxy  # a plain or a pooled connectio
 # like the uuid_v7() column defaults, by uuid-utils: a tenth of the stdlib type's cost).
 RowId = UUID | uuid_utils.UUID
 new_id = uuid_utils.uuid7
+
+
+async def release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
+    """Give `conn` back to `pool`; a connection that broke meanwhile is only logged (the pool
+    replaces it), so that work already committed on it is never answered with an error."""
+    try:
+        await pool.release(conn)
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+        log.warning("connection_release_failed", error=type(exc).__name__)
 
 
 class Retry(Exception):

@@ -12,16 +12,19 @@ caller runs the whole transaction again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from fraudchannel import notices, ticketing
-from fraudchannel.db import Conn, Retry, RowId, new_id, query
+from fraudchannel.db import Conn, Retry, RowId, new_id, query, release
 from fraudchannel.notices import Notice, TargetIdent
 from fraudchannel.principal import Principal
 from fraudchannel.ticketing import Contribution
@@ -71,7 +74,9 @@ class TargetIds:
     created: frozenset[int]
 
 
-async def upsert_targets(conn: Conn, items: Sequence[Notice]) -> TargetIds:
+async def upsert_targets(
+    conn: Conn, items: Sequence[Notice], skip: Set[TargetIdent] = frozenset()
+) -> TargetIds:
     """Make sure every target the notices name exists (sorted, once each); return their ids.
 
     Run on its own, before the batch's transaction (autocommit): a target is an identity, not a
@@ -79,9 +84,12 @@ async def upsert_targets(conn: Conn, items: Sequence[Notice]) -> TargetIds:
     behind, unseen: every API shows targets through reports and tickets). Committing them at
     once means concurrent batches naming the same new targets wait for one short statement, not
     for each other's whole transaction. Targets are never deleted, so every id read stays valid.
-    Only the ids of targets that existed before are read back, by a second statement.
+    Only the ids of targets that existed before are read back, by a second statement. Targets
+    whose ident is in `skip` (upserted before) are left out of both.
     """
-    targets = {t.ident: t for n in items for t in (n.target, *n.related)}
+    targets = {t.ident: t for n in items for t in (n.target, *n.related) if t.ident not in skip}
+    if not targets:
+        return TargetIds({}, frozenset())
     order = sorted(targets)
     cts = [targets[i].canonical for i in order]
     inserted = await conn.fetch(
@@ -102,6 +110,54 @@ async def upsert_targets(conn: Conn, items: Sequence[Notice]) -> TargetIds:
         for ident, r in zip(known, rows, strict=True):
             ids[ident] = r["id"]
     return TargetIds(ids, created)
+
+
+class TargetUpserts:
+    """`upsert_targets` of a batch's notices a chunk at a time, on one connection, while the
+    caller prepares the next chunk: PostgreSQL's work overlaps the Python of preparing (each
+    chunk's statements are their own transactions, sorted within: no deadlock is possible).
+
+    Use: `add(notices)` after each prepared chunk (it returns at once), then `await result()`;
+    `close()` in any case (it cancels what is pending and gives the connection back). Errors of
+    the statements (database unavailable, ...) are raised by `result()`.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._conn: PoolConnectionProxy | None = None
+        self._ids: dict[TargetIdent, int] = {}
+        self._created: set[int] = set()
+        self._last: asyncio.Task[None] | None = None
+
+    def add(self, items: Sequence[Notice]) -> None:
+        """Queue the upsert of the targets of `items` after the ones queued before."""
+        if items:
+            self._last = asyncio.ensure_future(self._upsert(self._last, list(items)))
+
+    async def _upsert(self, before: asyncio.Task[None] | None, items: list[Notice]) -> None:
+        if before is not None:
+            await before
+        if self._conn is None:
+            self._conn = await self._pool.acquire()
+        found = await upsert_targets(self._conn, items, skip=self._ids.keys())
+        self._ids.update(found.ids)
+        self._created.update(found.created)
+
+    async def result(self) -> TargetIds:
+        """Wait for every queued upsert; return the ids of all targets added."""
+        if self._last is not None:
+            await self._last
+        return TargetIds(self._ids, frozenset(self._created))
+
+    async def close(self) -> None:
+        """Cancel what is still pending and give the connection back to the pool."""
+        if self._last is not None and not self._last.done():
+            self._last.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._last
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await release(self._pool, conn)
 
 
 async def store_fresh(

@@ -35,12 +35,11 @@ from uuid import UUID
 
 import asyncpg
 import structlog
-from asyncpg.pool import PoolConnectionProxy
 from pydantic_core import to_json
 
 from fraudchannel import notices
-from fraudchannel.db import Conn, Retry, query
-from fraudchannel.dedup import Stored, TargetIds, store_fresh, upsert_targets
+from fraudchannel.db import Conn, Retry, query, release
+from fraudchannel.dedup import Stored, TargetIds, TargetUpserts, store_fresh
 from fraudchannel.errors import IdempotencyKeyReused, Unavailable
 from fraudchannel.models import RawBatch
 from fraudchannel.notices import Notice, Prepared
@@ -105,14 +104,28 @@ async def submit(
     preparer = notices.Preparer(batch)
     del batch  # the raw items go with the preparer: a third of a large batch's memory
     with _frozen_heap():
-        done = _prepare_step(preparer)
-        while not done:
-            await asyncio.sleep(0)  # other requests run between chunks
-            done = _prepare_step(preparer)
-        prepared = preparer.result
-        del preparer
+        upserts = TargetUpserts(pool)  # each chunk's targets, while the next is prepared
+        try:
+            done = False
+            while not done:
+                ready = len(preparer.result.notices)
+                done = _prepare_step(preparer)
+                upserts.add(preparer.result.notices[ready:])
+                await asyncio.sleep(0)  # the upsert goes out; other requests run meanwhile
+            prepared = preparer.result
+            del preparer
+            targets = await upserts.result()
+        finally:
+            await upserts.close()
         return await _submit(
-            pool, principal, prepared, request_sha256, idempotency_key, item_count, submitter
+            pool,
+            principal,
+            prepared,
+            targets,
+            request_sha256,
+            idempotency_key,
+            item_count,
+            submitter,
         )
 
 
@@ -155,20 +168,14 @@ async def _submit(
     pool: asyncpg.Pool,
     principal: Principal,
     prepared: Prepared,
+    targets: TargetIds,
     request_sha256: bytes,
     idempotency_key: str | None,
     item_count: int,
     submitter: dict[str, Any],
 ) -> Answer:
-    """Upsert the targets, then run the ingest transaction, retrying one a concurrent batch
+    """Run the ingest transaction (the targets exist), retrying one a concurrent batch
     disturbed."""
-    targets = TargetIds({}, frozenset())
-    if prepared.notices:
-        conn = await pool.acquire()
-        try:
-            targets = await upsert_targets(conn, prepared.notices)
-        finally:
-            await _release(pool, conn)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             conn = await pool.acquire()
@@ -190,7 +197,7 @@ async def _submit(
                         conn, principal, prepared, targets, head["id"], head["received_at"]
                     )
             finally:
-                await _release(pool, conn)
+                await release(pool, conn)
             return answer  # committed: a failure to hand the connection back changes nothing
         except _Replay as replay:
             return replay.answer
@@ -206,15 +213,6 @@ async def _submit(
             # Apart, at random: batches that collided would otherwise collide again in step.
             await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 (jitter)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy) -> None:
-    """Give `conn` back to the pool; a connection that broke meanwhile is only logged (the pool
-    replaces it), so that a committed batch is never answered with an error."""
-    try:
-        await pool.release(conn)
-    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
-        log.warning("connection_release_failed", error=type(exc).__name__)
 
 
 async def _replay(conn: Conn, principal: Principal, key: str | None, request_sha256: bytes) -> None:

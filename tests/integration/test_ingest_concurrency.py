@@ -116,15 +116,15 @@ async def _ticketed_between_upsert_and_copy(
     """Submit one new URL for org A; right after A's targets are committed (before A's first
     tickets are copied), org B reports the same URL, and its ticket is then `decide`d (or left
     open). Return (A's answer item, B's answer item)."""
-    from fraudchannel import dedup, ingest
+    from fraudchannel import dedup
 
     url = f"https://{host()}/login"
     a, b = await new_org(pool), await new_org(pool)
     real = dedup.upsert_targets
     seen: dict[str, Any] = {}
 
-    async def upsert_then_race(conn: Any, items: Any) -> Any:
-        ids = await real(conn, items)
+    async def upsert_then_race(conn: Any, items: Any, **kw: Any) -> Any:
+        ids = await real(conn, items, **kw)
         if not seen:
             seen["racing"] = True  # B's own upsert comes through here too
             seen["b"] = (await submit(pool, b, [url_item("b-1", url)]))["items"][0]
@@ -137,7 +137,7 @@ async def _ticketed_between_upsert_and_copy(
                 )
         return ids
 
-    monkeypatch.setattr(ingest, "upsert_targets", upsert_then_race)
+    monkeypatch.setattr(dedup, "upsert_targets", upsert_then_race)
     mine = (await submit(pool, a, [url_item("a-1", url)]))["items"][0]
     return mine, seen["b"]
 
