@@ -10,7 +10,7 @@ import asyncpg
 
 from fraudchannel.errors import Unavailable
 from tests.builders import host, url_item
-from tests.integration.test_ingest import new_org, submit
+from tests.integration.test_ingest import new_org, one, submit
 
 
 async def test_same_org_concurrent_batches_with_shared_client_refs_store_each_once(
@@ -149,7 +149,8 @@ async def test_a_new_target_ticketed_by_another_batch_meanwhile_is_linked_to_its
     assert theirs["outcome"] == "new_ticket"
     assert mine["outcome"] == "linked_to_open_ticket"
     assert mine["ticket_id"] == theirs["ticket_id"]
-    row = await pool.fetchrow(
+    row = await one(
+        pool,
         "SELECT report_count, org_count, (SELECT count(*) FROM tickets k2 "
         "WHERE k2.target_id = k.target_id) AS tickets FROM tickets k WHERE id = $1::uuid",
         mine["ticket_id"],
@@ -163,7 +164,8 @@ async def test_a_new_target_whose_ticket_was_decided_meanwhile_recurs(
     mine, theirs = await _ticketed_between_upsert_and_copy(pool, monkeypatch, decide="actioned")
     assert mine["outcome"] == "recurrence_after_action"
     assert mine["ticket_id"] != theirs["ticket_id"]
-    row = await pool.fetchrow(
+    row = await one(
+        pool,
         "SELECT recurrence_of::text, report_count FROM tickets WHERE id = $1::uuid",
         mine["ticket_id"],
     )
