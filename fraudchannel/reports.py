@@ -26,9 +26,9 @@ import asyncpg
 
 from fraudchannel.db import query
 from fraudchannel.errors import BadRequest, NotFound
-from fraudchannel.models import ReportQuery
 from fraudchannel.notices import shown_target
 from fraudchannel.principal import Principal
+from fraudchannel.report_query import ReportQuery
 
 GET_BATCH: Final = query("reports", "get_batch")
 GET_REPORT: Final = query("reports", "get_report")

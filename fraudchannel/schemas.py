@@ -1,6 +1,8 @@
-"""Generate the committed JSON Schema documents in `schemas/` from the pydantic models.
+"""Generate the committed documents in `schemas/` from the pydantic models and the routes.
 
-`python -m fraudchannel.schemas write` rewrites them; `... check` exits 1 when they drift.
+The JSON Schema of the report batch (models.SCHEMA_DOCUMENTS) and the OpenAPI 3.1 document of
+the HTTP API (fraudchannel.openapi). `python -m fraudchannel.schemas write` rewrites them;
+`... check` exits 1 when they drift.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+OPENAPI_FILE = "openapi.v1.json"  # served as GET /openapi.json (fraudchannel.http.openapi)
 
 
 def _documents() -> dict[str, Callable[[], dict[str, Any]]]:
     """Return {file name: builder of its JSON document}."""
-    from fraudchannel import models
+    from fraudchannel import models, openapi  # openapi imports the whole app: only when asked
 
-    return dict(models.SCHEMA_DOCUMENTS)
+    return {**models.SCHEMA_DOCUMENTS, OPENAPI_FILE: openapi.document}
 
 
 def render(build: Callable[[], dict[str, Any]]) -> str:

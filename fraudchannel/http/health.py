@@ -7,20 +7,39 @@ import asyncio
 from aiohttp import web
 
 from fraudchannel import migrations
+from fraudchannel.api_models import Health, Ready
+from fraudchannel.http.apidoc import ApiDoc, Reply, problem
 from fraudchannel.http.render import json_response, problem_response
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB
 
-routes = ScopedRoutes()
+routes = ScopedRoutes(tag="service")
 
 
-@routes.get("/healthz", public=True)
+@routes.get(
+    "/healthz",
+    public=True,
+    doc=ApiDoc("Liveness probe", (Reply(200, "The process runs.", Health),)),
+)
 async def healthz(_request: web.Request) -> web.Response:
     """Answer 200 while the process runs (liveness)."""
     return json_response({"status": "ok"})
 
 
-@routes.get("/readyz", public=True)
+@routes.get(
+    "/readyz",
+    public=True,
+    doc=ApiDoc(
+        "Readiness probe",
+        (
+            Reply(200, "The database answers and every migration is applied.", Ready),
+            problem(
+                503,
+                "Not ready: the database does not answer within 2 s, or migrations are pending.",
+            ),
+        ),
+    ),
+)
 async def readyz(request: web.Request) -> web.Response:
     """Answer 200 when the database answers and every migration is applied, else 503."""
     try:

@@ -9,14 +9,16 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from fraudchannel import tokens
+from fraudchannel.api_models import JwkSet, OAuthProblem, TokenAnswer, TokenForm, WhoAmI
 from fraudchannel.assertions import InvalidRequest, OAuthError
+from fraudchannel.http.apidoc import CONTENT_ENCODING, DATABASE_UNAVAILABLE, ApiDoc, Reply
 from fraudchannel.http.auth import KEYRING
 from fraudchannel.http.bodies import UNREADABLE_BODY, unsupported_coding
 from fraudchannel.http.render import json_response
 from fraudchannel.http.routes import Handler, ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
 
-routes = ScopedRoutes()
+routes = ScopedRoutes(tag="auth")
 
 MAX_FORM_BYTES: Final = 16 * 1024  # an 8 KiB assertion and the other parameters, percent-encoded
 MAX_FORM_FIELDS: Final = 32
@@ -76,7 +78,44 @@ async def read_form(request: web.Request) -> list[tuple[str, str]]:
         raise InvalidRequest("the request body is not a valid UTF-8 form") from exc
 
 
-@routes.post("/oauth/token", public=True)
+TOKEN_DOC: Final = ApiDoc(
+    "Obtain an access token",
+    (
+        Reply(
+            200,
+            "An access token (RFC 6749 §5.1); never cached.",
+            TokenAnswer,
+            headers=("Cache-Control", "Pragma"),
+        ),
+        Reply(
+            400,
+            "`invalid_request` (a parameter missing, repeated, malformed or too large; another "
+            f"media type or content coding; a form over {MAX_FORM_BYTES} bytes; a client_secret "
+            "or Authorization header besides the assertion), `unsupported_grant_type`, or "
+            "`invalid_scope` (malformed, or not held by the organisation's role). RFC 6749 §5.2 "
+            "members plus the RFC 9457 ones, as application/json.",
+            OAuthProblem,
+            headers=("Cache-Control", "Pragma"),
+        ),
+        Reply(
+            401,
+            "`invalid_client`: any fault of the client assertion (signature, claims, a jti "
+            "used before), of its key, or of the organisation's standing (RFC 7523 §3.2).",
+            OAuthProblem,
+            headers=("WWW-Authenticate", "Cache-Control", "Pragma"),
+        ),
+        DATABASE_UNAVAILABLE,
+    ),
+    description="The OAuth 2.0 client credentials grant (RFC 6749 §4.4) with private_key_jwt "
+    "client authentication (RFC 7523 §2.2): the client proves who it is with a JWT signed by a "
+    "key the operator registered for its organisation. Each assertion works once.",
+    body=TokenForm,
+    body_media_type=FORM,
+    headers=(CONTENT_ENCODING,),
+)
+
+
+@routes.post("/oauth/token", public=True, doc=TOKEN_DOC)
 @oauth_errors
 async def token(request: web.Request) -> web.Response:
     """Exchange a client assertion for an access token (RFC 6749 §4.4, RFC 7523 §2.2)."""
@@ -88,7 +127,17 @@ async def token(request: web.Request) -> web.Response:
     return json_response(answer.as_dict(), headers=NO_STORE)
 
 
-@routes.get("/.well-known/jwks.json", public=True)
+@routes.get(
+    "/.well-known/jwks.json",
+    public=True,
+    doc=ApiDoc(
+        "The keys that verify access tokens",
+        (
+            Reply(200, "The JWK Set (RFC 7517 §5).", JwkSet, headers=("Cache-Control",)),
+            DATABASE_UNAVAILABLE,
+        ),
+    ),
+)
 async def jwks(request: web.Request) -> web.Response:
     """Publish the keys that verify access tokens (RFC 7517 §5), retired ones until unused."""
     return json_response(
@@ -96,7 +145,14 @@ async def jwks(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/v1/whoami", scope=tokens.AUTHENTICATED)
+@routes.get(
+    "/v1/whoami",
+    scope=tokens.AUTHENTICATED,
+    doc=ApiDoc(
+        "Who the access token speaks for",
+        (Reply(200, "The caller's organisation and the token's scopes.", WhoAmI),),
+    ),
+)
 async def whoami(request: web.Request) -> web.Response:
     """Return the caller: org id, slug, role and the scopes of its token (a first call to try)."""
     principal = request[PRINCIPAL]

@@ -22,13 +22,32 @@ from aiohttp import web
 from pydantic_core import to_json
 
 from fraudchannel import ingest, reports
+from fraudchannel.api_models import (
+    BatchAnswer,
+    BatchPath,
+    QueryProblem,
+    ReportDetail,
+    ReportPage,
+    ReportPath,
+    ValidationProblem,
+)
 from fraudchannel.errors import BadRequest, UnsupportedMediaType
+from fraudchannel.http.apidoc import (
+    CONTENT_ENCODING,
+    DATABASE_UNAVAILABLE,
+    ApiDoc,
+    Header,
+    Reply,
+    problem,
+)
 from fraudchannel.http.bodies import ACCEPT_ENCODING, UNREADABLE_BODY, unsupported_coding
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
+from fraudchannel.models import ReportBatch
 from fraudchannel.parsing import parse_envelope, parse_report_query
+from fraudchannel.report_query import ReportQuery
 
-routes = ScopedRoutes()
+routes = ScopedRoutes(tag="reports")
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 _IDEMPOTENCY_KEY: Final = re.compile(r"^[!-~]{1,255}$")  # printable ASCII, no spaces
@@ -75,7 +94,70 @@ def idempotency_key(request: web.Request) -> str | None:
     return values[0]
 
 
-@routes.post("/v1/report-batches", scope="reports:write")
+POST_BATCH_DOC: Final = ApiDoc(
+    "Submit a batch of reports",
+    (
+        Reply(
+            202,
+            "The receipt: one result per item, in order. Good items are stored even when others "
+            "are refused, all in one transaction. The same Idempotency-Key with the same body "
+            "replays this answer byte for byte.",
+            BatchAnswer,
+        ),
+        problem(
+            400,
+            "The body is not one unambiguous JSON document (syntax, NaN or Infinity, a member "
+            "name repeated), not the content coding it claims or incomplete; or the "
+            "Idempotency-Key header is malformed or repeated.",
+        ),
+        problem(
+            413,
+            "The body, decoded, is larger than the service accepts (FRAUDCHANNEL_MAX_BODY_BYTES, "
+            "64 MiB by default).",
+        ),
+        problem(
+            415,
+            "The body is not application/json in UTF-8, or its Content-Encoding is not read "
+            "here (Accept-Encoding names those that are).",
+            headers=("Accept-Encoding",),
+        ),
+        problem(
+            422,
+            "The envelope breaks the schema, or the batch holds more than "
+            "FRAUDCHANNEL_MAX_BATCH_REPORTS reports (`errors` lists each fault); or the "
+            "Idempotency-Key was used before with another body.",
+            ValidationProblem,
+        ),
+        DATABASE_UNAVAILABLE,
+        problem(
+            503,
+            "Concurrent batches kept changing the same client_refs or tickets; nothing of this "
+            "batch was stored. Send it again (with the same Idempotency-Key).",
+            headers=("Retry-After",),
+        ),
+    ),
+    description="Store a batch of reports (notices, DSA Art 16) of the report schema v1. Items "
+    "are validated one by one: an item that breaks the schema or names a target that cannot "
+    "be canonicalised is answered in the 202 with its errors, not stored. Re-sending a "
+    "client_ref stores nothing and answers `duplicate_of_own_report`.",
+    body=ReportBatch,
+    body_description="A batch of up to FRAUDCHANNEL_MAX_BATCH_REPORTS reports (default "
+    "10,000); unknown members are refused. Also published as "
+    "schemas/report-batch.v1.schema.json.",
+    headers=(
+        Header(
+            IDEMPOTENCY_HEADER,
+            "Any printable-ASCII key (1-255 characters, no spaces): sending the same body "
+            "with the same key again replays the stored answer and stores nothing; another "
+            "body with the same key is refused with 422.",
+            {"type": "string", "pattern": _IDEMPOTENCY_KEY.pattern},
+        ),
+        CONTENT_ENCODING,
+    ),
+)
+
+
+@routes.post("/v1/report-batches", scope="reports:write", doc=POST_BATCH_DOC)
 async def post_report_batch(request: web.Request) -> web.Response:
     """Store a batch of reports: 202 with one result per item (DSA Art 16(4) receipt)."""
     key = idempotency_key(request)
@@ -104,7 +186,18 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-@routes.get("/v1/report-batches/{batch_id}", scope="reports:read")
+@routes.get(
+    "/v1/report-batches/{batch_id}",
+    scope="reports:read",
+    doc=ApiDoc(
+        "Read a batch's receipt",
+        (
+            Reply(200, "The batch's answer exactly as given on receipt.", BatchAnswer),
+            problem(404, "No batch of your organisation has this id."),
+        ),
+        path=BatchPath,
+    ),
+)
 async def get_report_batch(request: web.Request) -> web.Response:
     """Answer one of the caller's batches as it was answered on receipt."""
     batch_id = reports.parse_id(request.match_info["batch_id"])
@@ -112,7 +205,18 @@ async def get_report_batch(request: web.Request) -> web.Response:
     return raw_json(body)
 
 
-@routes.get("/v1/reports/{report_id}", scope="reports:read")
+@routes.get(
+    "/v1/reports/{report_id}",
+    scope="reports:read",
+    doc=ApiDoc(
+        "Read a report",
+        (
+            Reply(200, "The report, its ticket's state and the item as sent.", ReportDetail),
+            problem(404, "No report of your organisation has this id."),
+        ),
+        path=ReportPath,
+    ),
+)
 async def get_report(request: web.Request) -> web.Response:
     """Answer one of the caller's reports, with its ticket's state and the item as sent."""
     report_id = reports.parse_id(request.match_info["report_id"])
@@ -120,7 +224,26 @@ async def get_report(request: web.Request) -> web.Response:
     return raw_json(to_json(report))
 
 
-@routes.get("/v1/reports", scope="reports:read")
+@routes.get(
+    "/v1/reports",
+    scope="reports:read",
+    doc=ApiDoc(
+        "List reports",
+        (
+            Reply(200, "A page of reports, oldest first, and the link to the next.", ReportPage),
+            problem(
+                400,
+                "A query parameter is unknown, repeated or malformed, or `after` is not a "
+                "cursor of this service (`errors` names the parameter).",
+                QueryProblem,
+            ),
+        ),
+        description="Answer a page of your organisation's reports, filtered by the query "
+        "parameters (all optional, each at most once; unknown ones are refused). Follow `next` "
+        "for the following page.",
+        query=ReportQuery,
+    ),
+)
 async def list_reports(request: web.Request) -> web.Response:
     """Answer a page of the caller's reports (filters and keyset cursor in the query)."""
     q = parse_report_query(request.query.items())

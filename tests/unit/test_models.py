@@ -9,8 +9,9 @@ import pytest
 
 from fraudchannel import iso4217, taxonomy
 from fraudchannel.errors import BadRequest, ValidationFailed
-from fraudchannel.models import ReportBatch, ReportItem, escape_pointer_token, validate_item
+from fraudchannel.models import ReportBatch, ReportItem, validate_item
 from fraudchannel.parsing import parse_envelope, parse_report_query
+from fraudchannel.pointers import escape_pointer_token
 
 
 def item(**over: Any) -> dict[str, Any]:
