@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -60,7 +60,10 @@ bench: $(STAMP) ## ingest benchmark (prints ratios against the raw PostgreSQL li
 bench-phases: $(STAMP) ## where ingest time goes: wall and CPU per report of every step
 	$(BIN)/python bench/ingest_phases.py --explain
 
+bench-canonical: $(STAMP) ## URL canonicalisation: microseconds per URL beside the bare ada parse
+	$(BIN)/python bench/canonical.py
+
 clean: ## remove the virtual environment and caches (keeps .data/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install lock run migrate test lint fmt schemas schemas-check demo bench bench-phases clean
+.PHONY: help install lock run migrate test lint fmt schemas schemas-check demo bench bench-phases bench-canonical clean

@@ -24,10 +24,13 @@ _SCHEMES = {"http:": "http", "https:": "https", "ftp:": "ftp"}  # href up to pro
 # "{", "}", "#" or non-ASCII (nothing WHATWG percent-encodes; "'" only in the path) and no dot
 # segment (checked apart). Such a URL is split here, without ada's six C calls (9.7 -> 3 µs,
 # measured); `_parse` gives the same ParsedURL for it (checked on 90k generated URLs that match).
+# url._CLEAN, the canonical_url shortcut, takes only URLs this takes: keep them in step.
+# Possessive repeats ("++", "*+"): nothing they take could be given back for a match, and a URL
+# that does not match fails without backtracking (1.6 -> 0.3 µs on the feed's others, measured).
 _PLAIN = re.compile(
-    r"(https?)://((?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*)"
-    r"(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?"
-    r"(?:\?([A-Za-z0-9._~!$&()*+,;=:@/?\[\]|^-]*))?"
+    r"(https?)://((?:[a-z0-9-]++\.)*+[a-z][a-z0-9-]*+)"
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@/-]*+)?"
+    r"(?:\?([A-Za-z0-9._~!$&()*+,;=:@/?\[\]|^-]*+))?"
 )
 
 
