@@ -13,6 +13,7 @@ Rules (DESIGN: The report schema; Canonicalisation and deduplication):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -22,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from fraudchannel.canonical import CanonicalTarget, InvalidTarget, canonical_target
+from fraudchannel.canonical.url import canonical_url
 from fraudchannel.iso4217 import minor_units
 from fraudchannel.models import (
     PRIMARY_FIELD,
@@ -116,8 +118,13 @@ _FieldItems = tuple[tuple[str, str | None], ...]
 
 def _canonical_uncached(kind: str, fields: _FieldItems) -> Target | ItemError:
     """Return the Target of one raw target, or its error (pointer left empty); never mutated."""
+    return _identified(canonical_target, kind, dict(fields))
+
+
+def _identified(build: Callable[..., CanonicalTarget], *args: Any) -> Target | ItemError:
+    """Return `build(*args)` with its identity, or its rejection as an error (pointer empty)."""
     try:
-        ct = canonical_target(kind, dict(fields))
+        ct = build(*args)
     except InvalidTarget as exc:
         return {"pointer": "", "code": exc.code, "detail": exc.detail}
     except ValueError as exc:  # a codec's own error escaping canonicalisation: still input
@@ -130,8 +137,9 @@ _canonical = lru_cache(maxsize=CANONICAL_CACHE_SIZE)(_canonical_uncached)
 
 @lru_cache(maxsize=CANONICAL_CACHE_SIZE)
 def _canonical_url(url: str) -> Target | ItemError:
-    """`_canonical` of a URL target, cached by the URL alone (no fields tuple to build)."""
-    return _canonical_uncached("url", (("url", url),))
+    """`_canonical` of a URL target, cached by the URL alone. A validated UrlTarget's url is a
+    non-empty string, all canonical_target("url", ...) would check before canonical_url."""
+    return _identified(canonical_url, url)
 
 
 class _Canonicaliser:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from fraudchannel import notices
 from fraudchannel.notices import prepare
 from fraudchannel.parsing import parse_envelope
 
@@ -110,3 +113,20 @@ def test_the_body_is_the_item_as_sent_and_loss_is_in_major_units() -> None:
     assert n.loss_major == 123.45
     assert n.target_evidence is not None
     assert json.loads(n.target_evidence) == {"userinfo": "user"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Bank-Login.example.co.uk:443/a/../b?utm_source=x&id=1#frag",
+        "hxxps://evil[.]example/login",
+        "http://0x7f.1/",
+        "not a url",
+        "https://" + "a" * 300 + ".example/",
+        "javascript:alert(1)",
+    ],
+)
+def test_the_url_shortcut_answers_as_canonical_target_does(url: str) -> None:
+    assert notices._canonical_url.__wrapped__(url) == notices._canonical_uncached(
+        "url", (("url", url),)
+    )
