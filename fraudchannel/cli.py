@@ -1,21 +1,182 @@
-"""The `fraudchannel` command: serve, migrate, and the operator's registry commands."""
+"""The `fraudchannel` command: serve, migrate, and the operator's registry commands.
+
+Errors go to stderr with exit status 1 (not found, conflict, database unavailable or failing)
+or 2 (bad input or usage). When the arguments hold `--json` (before any "--"), every error,
+click's own usage errors included, is printed instead as one line of JSON on stderr: an
+RFC 9457 problem document `{"type", "title", "status"?, "detail", "exit_code"}` (see
+`problem_document`), so stderr stays JSON Lines beside the JSON log lines.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar, NoReturn
 
 import asyncpg
 import click
 import structlog
 
 from fraudchannel import migrations
+from fraudchannel.errors import PROBLEM_BASE, FraudChannelError, MigrationError
 from fraudchannel.logs import configure_logging
 from fraudchannel.settings import Settings, unknown_env_names
 
 log = structlog.get_logger("fraudchannel")
+
+# Failures that mean the database cannot be reached or will not let us in (exit status 1).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, unreachable, unknown host, missing socket file
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InvalidAuthorizationSpecificationError,  # unknown role, wrong password
+    asyncpg.InvalidCatalogNameError,  # no such database
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+_JSON_ERRORS = "fraudchannel.json_errors"  # ctx.meta key: print errors as JSON
+# Problem types of click's own errors, most specific first.
+_CLICK_PROBLEMS: tuple[tuple[type[click.ClickException], str, str], ...] = (
+    (click.MissingParameter, "missing-parameter", "Missing parameter"),
+    (click.NoSuchOption, "no-such-option", "No such option"),
+    (click.BadParameter, "invalid-parameter", "Invalid parameter"),
+    (click.UsageError, "usage-error", "Usage error"),
+    (click.FileError, "file-error", "File error"),
+)
+
+
+class SettingsError(click.UsageError):
+    """A FRAUDCHANNEL_* variable is unknown or invalid (exit status 2)."""
+
+    problem_slug: ClassVar[str] = "invalid-settings"
+    problem_title: ClassVar[str] = "Invalid settings"
+
+
+class DatabaseUnavailable(click.ClickException):
+    """The database cannot be reached, started or logged in to (exit status 1)."""
+
+    problem_slug: ClassVar[str] = "database-unavailable"
+    problem_title: ClassVar[str] = "Database unavailable"
+
+
+class DatabaseFailed(click.ClickException):
+    """The database answered the command with an error (exit status 1)."""
+
+    problem_slug: ClassVar[str] = "database-error"
+    problem_title: ClassVar[str] = "Database error"
+
+
+def problem_document(exc: click.ClickException) -> dict[str, Any]:
+    """Return the JSON form of a command's error: an RFC 9457 problem document.
+
+    A service error behind it (NotFound, Conflict, ValidationFailed, MigrationError: the
+    exception's __cause__) gives the same document the HTTP API answers, `status` included;
+    other errors give `type`, `title` and `detail` only (there is no HTTP status to report).
+    `exit_code` (the command's exit status) and, for usage errors, `command` are extension
+    members. Example: {"type": ".../problems/not-found", "title": "Not found", "status": 404,
+    "detail": "no organisation 'x'", "exit_code": 1}.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, FraudChannelError):
+        doc = cause.problem()
+    else:
+        slug, title = _problem_kind(exc)
+        doc = {"type": PROBLEM_BASE + slug, "title": title}
+    doc["detail"] = exc.format_message()
+    doc["exit_code"] = exc.exit_code
+    usage_ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if usage_ctx is not None:
+        doc["command"] = usage_ctx.command_path
+    return doc
+
+
+def _problem_kind(exc: click.ClickException) -> tuple[str, str]:
+    own = getattr(type(exc), "problem_slug", None), getattr(type(exc), "problem_title", None)
+    if own[0] and own[1]:
+        return own[0], own[1]
+    for kind, slug, title in _CLICK_PROBLEMS:
+        if isinstance(exc, kind):
+            return slug, title
+    return "error", "Error"
+
+
+class _Aborted(click.ClickException):
+    """The operator interrupted the command (Ctrl-C or end of input at a prompt)."""
+
+    problem_slug: ClassVar[str] = "aborted"
+    problem_title: ClassVar[str] = "Aborted"
+
+
+def _fail_as_json(exc: click.ClickException) -> NoReturn:
+    """Print `exc` as one JSON line on stderr; exit with its status (click.exceptions.Exit)."""
+    click.echo(json.dumps(problem_document(exc), ensure_ascii=False), err=True)
+    raise click.exceptions.Exit(exc.exit_code) from exc
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    words = list(args)
+    return "--json" in (words[: words.index("--")] if "--" in words else words)
+
+
+class _Main(click.Group):
+    """The top-level group: with --json among the arguments, errors are shown as JSON."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        as_json = _wants_json(args)
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:  # a usage error of the top level itself
+            if as_json:
+                _fail_as_json(exc)
+            raise
+        ctx.meta[_JSON_ERRORS] = as_json
+        return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if ctx.meta.get(_JSON_ERRORS):
+                _fail_as_json(exc)
+            raise
+        except click.Abort:
+            if ctx.meta.get(_JSON_ERRORS):
+                _fail_as_json(_Aborted("Aborted!"))
+            raise
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn an unreachable or failing database into a ClickException (exit status 1).
+
+    Raises DatabaseUnavailable (connection refused, unknown host or database, login refused,
+    server shutting down), DatabaseFailed (any other PostgreSQL error) or, for MigrationError,
+    a ClickException whose cause it is. The DSN (it may hold a password) is never shown.
+    """
+    try:
+        yield
+    except MigrationError as exc:
+        raise click.ClickException(exc.detail) from exc
+    except _UNREACHABLE as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {_describe(exc)}") from exc
+    except asyncpg.PostgresError as exc:
+        raise DatabaseFailed(f"the database refused the command: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def load_settings() -> Settings:
@@ -23,11 +184,11 @@ def load_settings() -> Settings:
     unknown = unknown_env_names()
     if unknown:
         known = ", ".join(f"FRAUDCHANNEL_{n.upper()}" for n in Settings.model_fields)
-        raise click.UsageError(f"unknown setting(s): {', '.join(unknown)} (known: {known})")
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)} (known: {known})")
     try:
         return Settings()
     except ValueError as exc:
-        raise click.UsageError(f"invalid setting: {exc}") from exc
+        raise SettingsError(f"invalid setting: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -47,7 +208,7 @@ def database(settings: Settings, *, fsync: bool = True) -> Iterator[Settings]:
     try:
         dsn = server.start()
     except EmbeddedPostgresError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise DatabaseUnavailable(str(exc)) from exc
     try:
         yield settings.model_copy(update={"database_url": dsn})
     finally:
@@ -68,7 +229,7 @@ async def _migrate(settings: Settings) -> list[int]:
         await conn.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Fraud-reporting channel between trusted flaggers and an online platform.
@@ -100,7 +261,8 @@ def serve(settings: Settings, workers: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     with listener, database(settings) as ready:
         if ready.migrate_on_start and count > 1:
-            asyncio.run(_migrate(ready))  # once, before the workers race for the lock
+            with database_errors():
+                asyncio.run(_migrate(ready))  # once, before the workers race for the lock
         log.info(
             "server_starting", host=ready.host, port=ready.port, url=ready.base_url, workers=count
         )
@@ -108,13 +270,16 @@ def serve(settings: Settings, workers: int | None) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.pass_obj
-def migrate(settings: Settings) -> None:
+def migrate(settings: Settings, as_json: bool) -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
-
-    with database(settings) as ready:
+    with database(settings) as ready, database_errors():
         applied = asyncio.run(_migrate(ready))
-    click.echo(f"applied {len(applied)} migration(s): {applied}" if applied else "up to date")
+    if as_json:
+        click.echo(json.dumps({"applied": applied}, indent=2))
+    else:
+        click.echo(f"applied {len(applied)} migration(s): {applied}" if applied else "up to date")
 
 
 from fraudchannel.cli_orgs import register as _register_registry  # noqa: E402

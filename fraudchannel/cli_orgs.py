@@ -1,8 +1,9 @@
 """Operator commands: `fraudchannel org ...`, `key ...` and `service-key ...`.
 
 Output is for people unless `--json` is given (then one JSON document on stdout). Errors go to
-stderr with exit status 1 (not found, conflict, a database that cannot be migrated) or 2 (bad
-input or usage).
+stderr with exit status 1 (not found, conflict, a database that cannot be reached or migrated)
+or 2 (bad input or usage); with `--json`, as one line of JSON, an RFC 9457 problem document
+(`fraudchannel.cli.problem_document`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any, TypeVar
+from typing import IO, Any, ClassVar, TypeVar
 
 import asyncpg
 import click
 
 from fraudchannel import db, migrations, orgs, service_keys
 from fraudchannel.client import ALGORITHMS
-from fraudchannel.errors import Conflict, MigrationError, NotFound, ValidationFailed
+from fraudchannel.errors import Conflict, NotFound, ValidationFailed
 from fraudchannel.settings import Settings
 
 T = TypeVar("T")
@@ -29,6 +30,8 @@ class InvalidInput(click.ClickException):
     """Bad input the operator must correct (exit status 2, like a usage error)."""
 
     exit_code = 2
+    problem_slug: ClassVar[str] = "invalid-input"
+    problem_title: ClassVar[str] = "Invalid input"
 
 
 def _iso_datetime(
@@ -52,13 +55,18 @@ def register(group: click.Group) -> None:
 
 
 def _run(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
-    """Run `work` with a pool on the settings' database; map registry errors to exit statuses."""
+    """Run `work` with a pool on the settings' database; map registry errors to exit statuses.
+
+    Not found and conflict exit 1, invalid input 2; a database that cannot be reached, fails or
+    cannot be migrated exits 1 (`cli.database_errors`). The service error stays the cause, so
+    `--json` shows the same problem document as the HTTP API.
+    """
     from fraudchannel import cli  # cli imports this module: import it when a command runs
 
-    with cli.database(settings) as ready:
+    with cli.database(settings) as ready, cli.database_errors():
         try:
             return asyncio.run(_with_pool(ready, work))
-        except (NotFound, Conflict, MigrationError) as exc:
+        except (NotFound, Conflict) as exc:
             raise click.ClickException(exc.detail) from exc
         except ValidationFailed as exc:
             raise InvalidInput(exc.detail) from exc

@@ -2,7 +2,9 @@
 
 DESIGN (canonicalisation): phone to E.164 (default region GB), IBAN upper-case without spaces
 and checksum-validated, UK sort code + account number to "SSSSSS-AAAAAAAA", e-mail with the
-domain lower-cased in IDNA, handles lower-case without "@".
+domain lower-cased in IDNA, handles lower-case without "@". Handles, account ids and payment
+handles are compared in compatibility form (`fold_identifier`): fullwidth "@scammer" (U+FF20,
+U+FF53, ...) is "@scammer".
 """
 
 from __future__ import annotations
@@ -37,24 +39,50 @@ _IBAN_LABEL = re.compile(r"^IBAN[\s:]*", re.IGNORECASE)  # ISO 13616-1 paper for
 _SORT_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _NOT_IN_HANDLE = re.compile(r"[/\\?#]")
+# RFC 3966 ";isub=": libphonenumber deletes it and everything after it (an ";ext=" too).
+_ISDN_SUBADDRESS = re.compile(r";\s*isub=", re.IGNORECASE)
+# libphonenumber's SECOND_NUMBER_START_PATTERN: it cuts the text at "/x" or "\x" ("x302/x2303"
+# keeps extension 302 and drops 2303), so anything from there on would be lost.
+_SECOND_NUMBER = re.compile(r"[\\/] *x")
+# Unicode Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 15): invisible in
+# every rendering (zero-width space and joiners, soft hyphen, bidi controls, variation
+# selectors, Hangul fillers, tags). NFKC_Casefold (UAX #44, used by UAX #31 R5) removes them.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 def canonical_phone(raw: str, region: str = "GB") -> str:
-    """Return `raw` as an E.164 string ("+447700900123"; ITU-T E.164, via libphonenumber).
+    """Return the dedup key of a phone number: its E.164 string ("+447700900123"; ITU-T E.164).
 
     National numbers are read in `region` (ISO 3166-1 alpha-2, any case; "UK" means GB);
     "+44 (0)20 ..." drops the bracketed trunk prefix. The number must be *possible* (length
     fits the country's plan), not *valid*: Ofcom's drama ranges (07700 900xxx, 020 7946 0xxx)
-    are possible but not valid and must be accepted. An extension is dropped (E.164 has none).
+    are possible but not valid and must be accepted.
+
+    An extension is not part of the key: an E.164 number has none (ITU-T E.164: country code
+    and national significant number, at most 15 digits), and the takedown target is the line. It
+    is not lost either: `phone_parts` returns it and `canonical_target` keeps it as the target's
+    evidence, {"extension": "123"}, as a URL's userinfo is kept. Extensions are read as
+    libphonenumber reads them (its EXTN_PATTERNS_FOR_PARSING: "ext. 123", "x123", "#123",
+    "extension 123", RFC 3966 ";ext=123", ...). Text libphonenumber would drop without a word
+    is refused instead: an RFC 3966 ISDN subaddress (";isub=", "phone-unparseable") and a
+    second number or extension after "/x" ("phone-ambiguous").
 
     Raises InvalidTarget: "phone-empty", "phone-region-unknown", "phone-unparseable",
-    "phone-not-possible", "phone-ambiguous" (its E.164 form reads back as another number).
+    "phone-not-possible", "phone-ambiguous" (two numbers, or an E.164 form that reads back as
+    another number).
     """
     return phone_parts(raw, region)[0]
 
 
 def phone_parts(raw: str, region: str = "GB") -> tuple[str, str | None]:
-    """Return (E.164 number, extension or None); see `canonical_phone` for rules and errors."""
+    """Return (E.164 number, extension in ASCII digits or None) ("+442079460018", "123").
+
+    See `canonical_phone` for the rules and errors.
+    """
     text = raw.strip(STRIP_CHARS)
     if not text:
         raise InvalidTarget("phone-empty", "The phone number is empty.")
@@ -64,6 +92,18 @@ def phone_parts(raw: str, region: str = "GB") -> tuple[str, str | None]:
         raise InvalidTarget("phone-region-unknown", f"Unknown region {quote(region, 10)}.")
     if len(text) > MAX_PHONE_INPUT:
         raise InvalidTarget("phone-not-possible", f"Longer than {MAX_PHONE_INPUT} characters.")
+    if _ISDN_SUBADDRESS.search(text):
+        raise InvalidTarget(
+            "phone-unparseable",
+            f"{quote(text)} has an ISDN subaddress (RFC 3966 ';isub='), which neither E.164 "
+            "nor an extension can hold; send the number without it.",
+        )
+    if _SECOND_NUMBER.search(text):
+        raise InvalidTarget(
+            "phone-ambiguous",
+            f"{quote(text)} names a second number or extension after '/x'; "
+            "report one number, with at most one extension.",
+        )
     try:
         number = phonenumbers.parse(text, code)
     except phonenumbers.NumberParseException as exc:
@@ -85,7 +125,8 @@ def phone_parts(raw: str, region: str = "GB") -> tuple[str, str | None]:
         raise InvalidTarget(
             "phone-ambiguous", f"{quote(text)} has no stable E.164 form (region {code})."
         )
-    return e164, number.extension or None
+    # libphonenumber keeps the extension's digits as written ("١٢٣"); the evidence is ASCII.
+    return e164, phonenumbers.normalize_digits_only(number.extension or "") or None
 
 
 def canonical_email(raw: str) -> str:
@@ -188,16 +229,37 @@ def canonical_uk_bank_account(sort_code: str, account_number: str) -> str:
     return code + "-" + number.zfill(8)
 
 
-def canonical_handle(raw: str) -> str:
-    """Return a platform handle lower-cased, NFC-normalised, without one leading "@".
+def fold_identifier(text: str, *, lower: bool = True) -> str:
+    """Return `text` in compatibility form: NFKC, invisible characters removed, lower-cased.
 
-    "@Scam_Support" -> "scam_support"; "user@instance.social" keeps its inner "@". Rejects
-    whitespace, controls, "/", "\\", "?", "#" (a profile URL goes in profile_url) and a second
-    leading "@".
+    Unicode NFKC (UAX #15) maps compatibility variants to one form: fullwidth "@scam" (U+FF20
+    U+FF53 ...) is "@scam", the ligature U+FB01 is "fi", modifier letter U+1D2C is "A".
+    Default_Ignorable_Code_Point characters (U+200B zero-width space, U+200C/U+200D joiners,
+    U+FEFF, U+00AD soft hyphen, bidi controls, variation selectors, Hangul fillers, ...) are
+    removed, as Unicode's NFKC_Casefold does (UAX #44; UAX #31 R5): nobody can see them, so
+    two handles that differ only by them read as one. The case rule is the existing one,
+    `str.lower` (not full case folding: "ß" stays "ß"); `lower=False` keeps the case. NFKC runs
+    again after removal (dropping a U+034F grapheme joiner can let marks compose) and after
+    lower-casing, so the result is a fixed point (checked for every code point by a test).
+
+    Confusables (Cyrillic U+0430 for Latin "a", UTS #39) are not folded: they are different
+    characters, and a platform that allows both may hold two different accounts.
+    """
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", unicodedata.normalize("NFKC", text)))
+    return unicodedata.normalize("NFKC", text.lower()) if lower else text
+
+
+def canonical_handle(raw: str) -> str:
+    """Return a platform handle in compatibility form, lower-cased, without one leading "@".
+
+    "@Scam_Support" -> "scam_support"; fullwidth "@Scam" with a U+200B inside -> "scam"
+    (`fold_identifier`: NFKC, invisible characters removed); "user@instance.social" keeps its
+    inner "@". Rejects whitespace, controls, "/", "\\", "?", "#" (a profile URL goes in
+    profile_url) and a second leading "@", after folding (fullwidth U+FF0F is a "/").
 
     Raises InvalidTarget: "handle-empty", "handle-invalid".
     """
-    text = unicodedata.normalize("NFC", raw.strip(STRIP_CHARS))
+    text = fold_identifier(raw.strip(STRIP_CHARS))
     if text[:1] == "@":
         text = text[1:]
     if not text:
@@ -205,7 +267,7 @@ def canonical_handle(raw: str) -> str:
     check_token(text, "handle", MAX_HANDLE)
     if text[0] == "@":
         raise InvalidTarget("handle-invalid", f"{quote(text)} starts with a second '@'.")
-    return unicodedata.normalize("NFC", text.lower())
+    return text
 
 
 def check_token(text: str, what: str, limit: int) -> None:
@@ -219,11 +281,14 @@ def check_token(text: str, what: str, limit: int) -> None:
 
 
 def canonical_account_id(raw: str) -> str:
-    """Return a platform account id trimmed (case kept: ids may be case-sensitive).
+    """Return a platform account id trimmed and NFKC-folded; case kept (ids may be case-sensitive).
+
+    `fold_identifier` without lower-casing: fullwidth digits are ASCII digits, invisible
+    characters go.
 
     Raises InvalidTarget: "account-id-empty", "account-id-invalid".
     """
-    text = unicodedata.normalize("NFC", raw.strip(STRIP_CHARS))
+    text = fold_identifier(raw.strip(STRIP_CHARS), lower=False)
     if not text:
         raise InvalidTarget("account-id-empty", "The account id is empty.")
     check_token(text, "account-id", MAX_ACCOUNT_ID)

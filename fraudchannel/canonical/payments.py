@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import unquote
 
-from fraudchannel.canonical.accounts import canonical_account_id, canonical_handle, check_token
+from fraudchannel.canonical.accounts import (
+    canonical_account_id,
+    canonical_handle,
+    check_token,
+    fold_identifier,
+)
 from fraudchannel.canonical.defang import STRIP_CHARS
 from fraudchannel.canonical.errors import InvalidTarget, quote
 from fraudchannel.canonical.target import CanonicalTarget
@@ -40,10 +44,13 @@ MAX_PAYMENT_HANDLE = 100
 def canonical_provider(raw: str) -> str:
     """Return a payment provider slug: "PayPal.me" -> "paypal", "Cash App" -> "cashapp".
 
+    The name is folded first (`fold_identifier`: NFKC, invisible characters removed, lower
+    case), so a fullwidth "PayPal" is "paypal".
+
     Raises InvalidTarget("payment-provider-invalid") unless it is 1-40 letters and digits once
     spaces, dots, hyphens and underscores are removed.
     """
-    squashed = _SQUASH.sub("", unicodedata.normalize("NFKC", raw).lower())
+    squashed = _SQUASH.sub("", fold_identifier(raw))
     if not _PROVIDER.fullmatch(squashed):
         raise InvalidTarget("payment-provider-invalid", f"{quote(raw, 40)} is not a provider.")
     return PROVIDER_ALIASES.get(squashed, squashed)
@@ -53,16 +60,20 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
     """Return the dedup key "provider:handle" ("paypal:scammer") of a payment handle.
 
     The handle may be written "@name", "$name" (Cash App) or as the provider's link
-    ("https://paypal.me/Name/10", "cash.app/$name", "venmo.com/u/name"); it is lower-cased
-    without the leading "@" or "$". A link to another provider's host is rejected.
+    ("https://paypal.me/Name/10", "cash.app/$name", "venmo.com/u/name"). The handle is folded
+    as platform handles are (`fold_identifier`: NFKC, so fullwidth "@" U+FF20 and "$" U+FF04
+    are "@" and "$"; Default_Ignorable characters such as U+200B removed; lower case), then
+    loses its leading "@" or "$". A link to another provider's host is rejected. Whether the
+    text is a link is decided before folding: only an ASCII "/" makes one.
 
     Raises InvalidTarget: "payment-provider-invalid", "payment-handle-empty",
     "payment-handle-invalid", "payment-provider-mismatch".
     """
     name = canonical_provider(provider)
-    text = unicodedata.normalize("NFC", handle.strip(STRIP_CHARS))
-    if "/" in text:
-        text = _handle_from_link(text, name)
+    text = handle.strip(STRIP_CHARS)
+    # A compatibility character may fold into a "/" (U+2100 is "a/c"): that is a bad handle,
+    # not a link to another provider, so links are told apart on the text as written.
+    text = fold_identifier(_handle_from_link(text, name) if "/" in text else text)
     if text[:1] in ("@", "$"):
         text = text[1:]
     if not text:
@@ -70,7 +81,7 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
     check_token(text, "payment-handle", MAX_PAYMENT_HANDLE)
     if text[0] in "@$":
         raise InvalidTarget("payment-handle-invalid", f"{quote(text)} has two leading signs.")
-    return name + ":" + unicodedata.normalize("NFC", text.lower())
+    return name + ":" + text
 
 
 def _handle_from_link(text: str, provider: str) -> str:

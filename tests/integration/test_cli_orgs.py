@@ -270,3 +270,103 @@ async def test_service_key_commands(fc: Fc) -> None:
     assert first.json()["kid"] in {k["kid"] for k in listed.json() if k["state"] == "published"}
     human = await fc("service-key", "list")
     assert human.out.startswith("KID")
+
+
+# -- errors as JSON (--json) ----------------------------------------------------------------
+
+UNREACHABLE_DSN = "postgresql://postgres@127.0.0.1:1/postgres"  # port 1: refused at once
+PROBLEMS = "https://fraudchannel.example/problems/"
+
+
+def _problem(stderr: str) -> dict[str, Any]:
+    """Return the JSON problem on the last line of stderr (JSON log lines may come before)."""
+    doc: dict[str, Any] = json.loads(stderr.strip().splitlines()[-1])
+    assert {"type", "title", "detail", "exit_code"} <= doc.keys(), doc
+    return doc
+
+
+def test_every_error_is_json_with_json(cli_dsn: str, bad_files: Path) -> None:
+    from click.testing import CliRunner
+
+    from fraudchannel.cli import main
+
+    runner = CliRunner()
+    env: dict[str, str | None] = {
+        "DATABASE_URL": cli_dsn,
+        "FRAUDCHANNEL_DATABASE_URL": None,
+        "FRAUDCHANNEL_LOG_LEVEL": "warning",
+    }
+    bank = _slug("bank")
+    add = ["org", "add", "--name", "X", "--email", "a@b.example", "--role", "reporter"]
+    assert runner.invoke(main, [*add, bank], env=env).exit_code == 0
+    assert runner.invoke(main, ["org", "revoke", bank], env=env).exit_code == 0
+    # (argv, extra env, exit status, problem type, status member or None, words in detail)
+    cases: list[tuple[list[str], dict[str, str], int, str, int | None, str]] = [
+        (["org", "show", "no-such-org"], {}, 1, "not-found", 404, "no organisation"),
+        (["key", "revoke", "no-such-org", "kid"], {}, 1, "not-found", 404, "no organisation"),
+        ([*add, bank], {}, 1, "conflict", 409, "already exists"),
+        (["org", "reactivate", bank], {}, 1, "conflict", 409, "is revoked"),
+        (["key", "add", bank, str(bad_files / "private.pem")], {}, 2, "validation-failed", 422,
+         "private key"),
+        ([*add, _slug("x"), "--valid-from", "2030-01-02", "--valid-until", "2030-01-01"], {}, 2,
+         "validation-failed", 422, "valid_until must lie after valid_from"),
+        (["org", "add", _slug("x")], {}, 2, "missing-parameter", None, "--name"),
+        (["org", "show"], {}, 2, "missing-parameter", None, "SLUG"),
+        ([*add, _slug("x"), "--trust-tier", "9"], {}, 2, "invalid-parameter", None,
+         "--trust-tier"),
+        ([*add, _slug("x"), "--valid-from", "soon"], {}, 2, "invalid-parameter", None,
+         "not an ISO 8601"),
+        (["key", "add", bank, str(bad_files / "missing.pem")], {}, 2, "invalid-parameter",
+         None, "No such file"),
+        (["org", "show", bank, "--bogus"], {}, 2, "no-such-option", None, "--bogus"),
+        (["org", "list"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", None,
+         "cannot reach the database"),
+        (["migrate"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", None,
+         "ConnectionRefusedError"),
+        (["org", "list"], {"FRAUDCHANNEL_NO_SUCH_SETTING": "1"}, 2, "invalid-settings", None,
+         "FRAUDCHANNEL_NO_SUCH_SETTING"),
+    ]  # fmt: skip
+    for argv, extra, code, kind, status, words in cases:
+        result = runner.invoke(main, [*argv, "--json"], env=env | extra)
+        assert result.exit_code == code, (argv, result.output)
+        assert result.stdout == "", argv  # stdout holds results only
+        doc = _problem(result.stderr)
+        assert doc["type"] == PROBLEMS + kind, (argv, doc)
+        assert doc.get("status") == status, (argv, doc)
+        assert words in doc["detail"], (argv, doc)
+        assert doc["exit_code"] == code
+        assert cli_dsn not in result.stderr  # a DSN may hold a password
+        plain = runner.invoke(main, argv, env=env | extra)  # the same error, for people
+        assert plain.exit_code == code, argv
+        assert "Error: " in plain.stderr, argv
+        assert not plain.stderr.lstrip().startswith("{"), argv
+
+    after_dashes = runner.invoke(main, ["org", "list", "--", "--json"], env=env)
+    assert after_dashes.exit_code == 2  # "--json" after "--" is an argument, not the flag
+    assert "Error: Got unexpected extra argument" in after_dashes.stderr
+    migrated = runner.invoke(main, ["migrate", "--json"], env=env)
+    assert (migrated.exit_code, json.loads(migrated.stdout)) == (0, {"applied": []})
+
+
+async def test_json_errors_of_the_console_script(fc: Fc) -> None:
+    # The real entry point, once for a service error and once for a database that is down.
+    down = script_env(UNREACHABLE_DSN)
+    missing, unreachable = await asyncio.gather(
+        fc("org", "show", "no-such-org", "--json"),
+        run([str(FRAUDCHANNEL), "org", "list", "--json"], down),
+    )
+    assert (missing.code, missing.out) == (1, "")
+    assert _problem(missing.err) == {
+        "type": PROBLEMS + "not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no organisation 'no-such-org'",
+        "exit_code": 1,
+    }
+    assert (unreachable.code, unreachable.out) == (1, "")
+    assert "Traceback" not in unreachable.err
+    doc = _problem(unreachable.err)
+    assert (doc["type"], doc["title"]) == (
+        PROBLEMS + "database-unavailable",
+        "Database unavailable",
+    )
