@@ -12,6 +12,7 @@ from fraudchannel.canonical.accounts import (
     uk_account_from_iban,
 )
 from fraudchannel.canonical.crypto import EVM_CHAINS, canonical_crypto, evm_display
+from fraudchannel.canonical.defang import STRIP_CHARS
 from fraudchannel.canonical.errors import InvalidTarget, quote
 from fraudchannel.canonical.host import domain_registrable
 from fraudchannel.canonical.payments import canonical_payment_handle, platform_account
@@ -120,7 +121,10 @@ def _crypto_wallet(values: dict[str, str]) -> CanonicalTarget:
 
 def _payment_handle(values: dict[str, str]) -> CanonicalTarget:
     key = canonical_payment_handle(values["provider"], values["handle"])
-    return CanonicalTarget("payment_handle", key, key)
+    # A link says more than its handle ("paypal.me/name/10" asks for 10): kept, canonical.
+    text = values["handle"].strip(STRIP_CHARS)
+    evidence = {"link": canonical_url(text).canonical} if "/" in text else {}
+    return CanonicalTarget("payment_handle", key, key, None, evidence)
 
 
 _BUILDERS: dict[str, Callable[[dict[str, str]], CanonicalTarget]] = {

@@ -433,3 +433,17 @@ def test_invalid_target_shape() -> None:
     assert str(error) == "iban-checksum: GB28...: fails the mod 97 check."
     copied = copy.deepcopy(error)  # __reduce__, as pickling across processes uses
     assert (copied.code, copied.detail) == (error.code, error.detail)
+
+
+@pytest.mark.parametrize(
+    ("handle", "link"),
+    [
+        ("https://www.paypal.me/ScamGuy/10", "https://www.paypal.me/ScamGuy/10"),
+        ("  paypal.me/ScamGuy/25.50#pay ", "http://paypal.me/ScamGuy/25.50"),
+        ("@ScamGuy", None),
+    ],
+)
+def test_a_payment_link_is_kept_as_evidence(handle: str, link: str | None) -> None:
+    target = canonical_target("payment_handle", {"provider": "paypal", "handle": handle})
+    assert target.key == "paypal:scamguy"
+    assert dict(target.evidence) == ({"link": link} if link else {})
