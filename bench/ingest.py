@@ -11,8 +11,10 @@ What it does, in one run on one machine (so the ratios compare like with like):
 4. end to end: both organisations submit at once, batches of 1,000 and of 10,000 URL reports,
    30% of them naming a target already reported (by either organisation);
 5. the same again with 1,000,000 targets (and their open tickets) already present;
-6. where the CPU goes: microseconds of CPU per report of the server's processes, PostgreSQL's,
-   this client's and the rest of the machine, and the machine's idle time (Linux /proc);
+6. where the CPU goes: microseconds of CPU per report of the server's processes, PostgreSQL's
+   (the benchmark database's backends and the background processes), this client's and the
+   rest of the machine, and the machine's idle time (Linux /proc); and the rate a server costing
+   no CPU at all would reach with the same PostgreSQL and client work (a ceiling);
 7. the server's memory: the peak RSS (VmHWM) of its largest process, the sum of its processes'
    peaks (which counts pages the forked workers share once per process), and the peak of their
    proportional set size together (shared pages counted once), sampled every 50 ms.
@@ -188,6 +190,7 @@ async def end_to_end(
     batch_size: int,
     tag: str,
     server_pid: int,
+    database: str,
 ) -> tuple[float, int, dict[str, float]]:
     """Run both organisations at once; return (reports/s, reports accepted, CPU microseconds per
     report by process group while they ran: the bodies are made before)."""
@@ -198,7 +201,7 @@ async def end_to_end(
     ]
     for who in reporters:
         await fetch_token(http, base, who)
-    cpu_before = cpu_seconds_by_group(server_pid)
+    cpu_before = cpu_snapshot(server_pid, database)
     started = time.perf_counter()
     done = await asyncio.gather(
         *(
@@ -207,7 +210,7 @@ async def end_to_end(
         )
     )
     seconds = time.perf_counter() - started
-    cpu = cpu_us_per_report(cpu_before, cpu_seconds_by_group(server_pid), max(sum(done), 1))
+    cpu = cpu_us_per_report(cpu_before, cpu_snapshot(server_pid, database), max(sum(done), 1))
     sent = sum(len(s) for s in streams) * batch_size
     return sent / seconds, sum(done), cpu
 
@@ -326,14 +329,37 @@ class PssSampler:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds_by_group(server_pid: int) -> dict[str, float]:
-    """Return CPU seconds (user + system) used so far, grouped: `server` (its processes),
-    `postgres` (every process named postgres: backends, WAL writer, checkpointer, ...),
-    `client` (this process), `other`; and `machine_busy`, `machine_idle` and `machine_steal`
-    (time a virtual machine's hypervisor gave to others) from /proc/stat."""
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds (user + system) used so far by each live process, with its group, and the
+    machine's busy, idle and steal seconds (/proc/stat)."""
+
+    processes: dict[int, tuple[str, float]]
+    machine: dict[str, float]
+
+
+def _group(pid: int, name: str, server: set[int], database: str) -> str:
+    """Return the group of a process: `server` (its processes), `client` (this one),
+    `postgres` (the backends of `database` and PostgreSQL's own background processes: WAL
+    writer, checkpointer, ...; backends of other databases are `other`), or `other`."""
+    if pid in server:
+        return "server"
+    if pid == os.getpid():
+        return "client"
+    if name.startswith("postgres"):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            return "other"
+        backend = "(" in title  # "postgres: user dbname 127.0.0.1(port) ..." serves a client
+        return "postgres" if not backend or f" {database} " in title else "other"
+    return "other"
+
+
+def cpu_snapshot(server_pid: int, database: str) -> CpuSnapshot:
+    """Return the CPU used so far by every process (see CpuSnapshot, _group)."""
     server = set(server_pids(server_pid))
-    me = os.getpid()
-    groups = dict.fromkeys(("server", "postgres", "client", "other"), 0.0)
+    processes = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -343,30 +369,28 @@ def cpu_seconds_by_group(server_pid: int) -> dict[str, float]:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         pid = int(entry.name)
-        group = (
-            "server"
-            if pid in server
-            else "client"
-            if pid == me
-            else "postgres"
-            if name.startswith("postgres")
-            else "other"
-        )
-        groups[group] += used
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        processes[pid] = (_group(pid, name, server, database), used)
     cpu = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    groups["machine_idle"] = (cpu[3] + cpu[4]) / CLOCK_TICKS
-    groups["machine_busy"] = (sum(cpu[:7]) - cpu[3] - cpu[4]) / CLOCK_TICKS
-    groups["machine_steal"] = cpu[7] / CLOCK_TICKS  # taken by the hypervisor: not ours
-    return groups
+    machine = {
+        "machine_busy": (sum(cpu[:7]) - cpu[3] - cpu[4]) / CLOCK_TICKS,
+        "machine_idle": (cpu[3] + cpu[4]) / CLOCK_TICKS,
+        "machine_steal": cpu[7] / CLOCK_TICKS,  # given by the hypervisor to other machines
+    }
+    return CpuSnapshot(processes, machine)
 
 
-def cpu_us_per_report(
-    before: dict[str, float], after: dict[str, float], reports: int
-) -> dict[str, float]:
-    """Return the CPU microseconds per report of each group between two snapshots."""
-    return {k: round((after[k] - before[k]) / reports * 1e6, 1) for k in before}
+def cpu_us_per_report(before: CpuSnapshot, after: CpuSnapshot, reports: int) -> dict[str, float]:
+    """Return the CPU microseconds per report of each group between two snapshots: processes
+    alive at the end count what they used since the start (or since they started); processes
+    that ended meanwhile are not counted."""
+    used = dict.fromkeys(("server", "postgres", "client", "other"), 0.0)
+    for pid, (group, seconds) in after.processes.items():
+        was = before.processes.get(pid)
+        used[group] += seconds - (was[1] if was is not None and was[0] == group else 0.0)
+    used |= {k: after.machine[k] - before.machine[k] for k in after.machine}
+    return {k: round(v / reports * 1e6, 1) for k, v in used.items()}
 
 
 def reset_peak_rss(pid: int) -> None:
@@ -448,6 +472,7 @@ async def run(args: argparse.Namespace, admin_dsn: str) -> list[dict[str, Any]]:
                             batch_size=batch_size,
                             tag=tag,
                             server_pid=proc.pid,
+                            database=name,
                         )
                     peak, peak_total = peak_rss_mb(proc.pid)
                     row = {
