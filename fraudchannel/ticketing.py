@@ -1,15 +1,18 @@
 """Opening and linking the tickets of a batch's targets, inside the ingest transaction.
 
-A target has at most one open ticket (the partial unique index tickets_one_open_per_target). A
-target the batch created (dedup.upsert_targets, committed just before) almost always has no
-ticket yet, so its first ticket is written by COPY, the fastest way in, under a savepoint: when
-a concurrent batch ticketed one of those targets meanwhile (the COPY hits the unique index, or a
-count finds another ticket of them), the savepoint is rolled back and they take the general
-path. That path checks each known target for an open ticket (open_tickets, ON CONFLICT against a
-concurrent batch, a recurrence after a decided one) and, when it has one, adds the batch's
-notices to it under a row lock taken in ticket-id order (lock_open_tickets, update_tickets).
-Priority comes from fraudchannel.priority (DSA Art 22(1): trusted flaggers' notices first); a
-ticket decided between two of our statements raises Retry.
+A target has at most one open ticket (the partial unique index tickets_one_open_per_target).
+First the batch locks its targets' rows, in id order, in one statement (`lock_targets`): from
+then on no other batch can open or link a ticket of them until we commit, so the steps below
+never wait on another batch (no deadlock) and read what stays true. A target the batch created
+(dedup.upsert_targets, committed just before) almost always has no ticket yet, so its first
+ticket is written by COPY, the fastest way in, under a savepoint: when a concurrent batch
+ticketed one of those targets between the upsert and the lock (the COPY hits the unique index,
+or a count finds another ticket of them), the savepoint is rolled back and they take the general
+path. That path checks each known target for an open ticket (open_tickets; a recurrence after a
+decided one) and, when it has one, adds the batch's notices to it under a row lock taken in
+ticket-id order (lock_open_tickets, update_tickets). Priority comes from fraudchannel.priority
+(DSA Art 22(1): trusted flaggers' notices first); a ticket decided between two of our statements
+(the platform's decisions take no target lock) raises Retry.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ LOCK_OPEN_TICKETS: Final = query("ingest", "lock_open_tickets")
 REPORTED_BEFORE: Final = query("ingest", "reported_before")
 UPDATE_TICKETS: Final = query("ingest", "update_tickets")
 COUNT_TICKETS: Final = query("ingest", "count_tickets")
+LOCK_TARGETS: Final = query("ingest", "lock_targets")
 # A target's first ticket (the target was created by this batch: no other ticket can exist).
 TICKET_COLUMNS: Final = (
     "id",
@@ -73,6 +77,7 @@ async def open_tickets(
     opened.
     """
     tier = principal.trust_tier
+    await lock_targets(conn, main_ids)
     first = [tid for tid in main_ids if tid in created]
     opened: dict[int, Opened] = {}
     if first:
@@ -94,6 +99,15 @@ async def open_tickets(
         for r in found:
             opened[r["target_id"]] = Opened(r["id"], r["prev_state"], due_of[r["target_id"]])
     return opened
+
+
+async def lock_targets(conn: Conn, target_ids: list[int]) -> None:
+    """Lock the rows of `target_ids` (sorted) until the transaction ends (see module docstring).
+
+    Raises RuntimeError when a target is missing (targets are never deleted)."""
+    locked = await conn.fetchval(LOCK_TARGETS, target_ids)
+    if locked != len(target_ids):
+        raise RuntimeError(f"{len(target_ids) - locked} targets vanished before their tickets")
 
 
 async def _copy_first_tickets(conn: Conn, rows: _TicketRows, trust_tier: int) -> bool:

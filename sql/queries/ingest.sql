@@ -69,6 +69,21 @@ SELECT t.id
   JOIN targets AS t ON t.kind = i.kind::target_kind AND t.key_sha256 = i.key_sha256
  ORDER BY i.ord;
 
+-- name: lock_targets
+-- Lock the batch's main targets, in id order, in this one statement: every batch takes its
+-- targets' locks first and in the same order, so batches naming the same targets queue here and
+-- never deadlock (the tickets they then open or link are theirs alone until commit), and what
+-- open_tickets reads of a target's tickets cannot change under it (only a decision can, and the
+-- locked tickets' rows say so). FOR NO KEY UPDATE: the upsert's ON CONFLICT DO NOTHING and any
+-- foreign key (FOR KEY SHARE) pass. Returns the number of rows locked.
+-- $1 target_ids bigint[] (sorted)
+SELECT count(*) FROM (
+    SELECT t.id FROM targets AS t
+     WHERE t.id = ANY($1::bigint[])
+     ORDER BY t.id
+       FOR NO KEY UPDATE
+) AS locked;
+
 -- name: open_tickets
 -- Open a ticket, with the id, counts and priority given, for each of these known targets that
 -- has none open (the caller sorts the target ids). A target whose last ticket was decided gets
