@@ -37,7 +37,7 @@ REJECTION_CODES = frozenset(
         "ukacct-sort-code", "ukacct-account-number", "ukacct-non-standard",
         "handle-empty", "handle-invalid", "account-id-empty", "account-id-invalid",
         "payment-provider-invalid", "payment-handle-empty", "payment-handle-invalid",
-        "payment-provider-mismatch",
+        "payment-provider-mismatch", "payment-link-unrecognised",
         "crypto-empty", "crypto-chain-unknown", "crypto-chain-mismatch", "crypto-unknown-format",
         "crypto-not-an-address", "crypto-eip55-checksum", "crypto-bech32-checksum",
         "crypto-bech32-invalid", "crypto-bech32-mixed-case", "crypto-base58-checksum",

@@ -26,15 +26,20 @@ PROVIDER_ALIASES = {
     "monzome": "monzo",
     "venmocom": "venmo",
 }
-# Link hosts of each provider and how many path segments precede the handle.
-_LINKS = {
-    "paypal.me": ("paypal", 0),
-    "paypal.com": ("paypal", 1),  # paypal.com/paypalme/<handle>
-    "cash.app": ("cashapp", 0),
-    "cash.me": ("cashapp", 0),
-    "revolut.me": ("revolut", 0),
-    "monzo.me": ("monzo", 0),
-    "venmo.com": ("venmo", 0),  # venmo.com/<handle> or venmo.com/u/<handle>
+# The payment links that name a handle, per host (after "www."), as patterns of the canonical
+# URL's path: the handle, then at most an amount (and currency) to pay. Any other page of a
+# provider's site (a sign-in page, a one-off payment link, a money pool, a QR code, ...) names no
+# handle and is refused rather than read as one (a path segment such as "payment" or "signin"
+# would merge unrelated accounts).
+_AMOUNT = r"(?:/[0-9]+(?:[.,][0-9]{1,2})?(?:[A-Za-z]{3})?)?/?"
+_LINKS: dict[str, tuple[str, re.Pattern[str]]] = {
+    "paypal.me": ("paypal", re.compile(r"/([^/]+)" + _AMOUNT)),
+    "paypal.com": ("paypal", re.compile(r"/paypalme/([^/]+)" + _AMOUNT, re.IGNORECASE)),
+    "cash.app": ("cashapp", re.compile(r"/(\$[^/]+)" + _AMOUNT)),
+    "cash.me": ("cashapp", re.compile(r"/(\$[^/]+)" + _AMOUNT)),
+    "revolut.me": ("revolut", re.compile(r"/([^/]+)" + _AMOUNT)),
+    "monzo.me": ("monzo", re.compile(r"/([^/]+)" + _AMOUNT)),
+    "venmo.com": ("venmo", re.compile(r"/u/([^/]+)/?", re.IGNORECASE)),
 }
 _PROVIDER = re.compile(r"[a-z0-9]{1,40}")
 _SQUASH = re.compile(r"[\s._\-]+")
@@ -67,7 +72,7 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
     text is a link is decided before folding: only an ASCII "/" makes one.
 
     Raises InvalidTarget: "payment-provider-invalid", "payment-handle-empty",
-    "payment-handle-invalid", "payment-provider-mismatch".
+    "payment-handle-invalid", "payment-provider-mismatch", "payment-link-unrecognised".
     """
     name = canonical_provider(provider)
     text = handle.strip(STRIP_CHARS)
@@ -85,20 +90,30 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
 
 
 def _handle_from_link(text: str, provider: str) -> str:
+    """Return the handle a provider's payment link names (percent-decoded, not yet folded).
+
+    Raises InvalidTarget: "payment-provider-mismatch" (not a link of `provider`),
+    "payment-handle-empty" (the link names nobody), "payment-link-unrecognised" (a page of the
+    provider's site that is not a handle link, see _LINKS), "payment-handle-invalid".
+    """
     target = canonical_url(text)
-    host, _, path = target.key.partition("/")
-    host = host.removeprefix("www.")
-    link = _LINKS.get(host)
+    host, _, rest = target.key.partition("/")
+    link = _LINKS.get(host.removeprefix("www."))
     if link is None or link[0] != provider:
         raise InvalidTarget(
             "payment-provider-mismatch", f"{quote(text)} is not a {provider} payment link."
         )
-    segments = [s for s in path.split("?", 1)[0].split("/") if s]
-    skip = link[1] + (1 if provider == "venmo" and segments[:1] == ["u"] else 0)
-    if len(segments) <= skip:
+    path = "/" + rest.split("?", 1)[0]
+    if path.strip("/") == "":
         raise InvalidTarget("payment-handle-empty", f"{quote(text)} names no handle.")
+    found = link[1].fullmatch(path)
+    if found is None:
+        raise InvalidTarget(
+            "payment-link-unrecognised",
+            f"{quote(text)} is not a {provider} link to a handle; give the handle itself.",
+        )
     try:
-        return unquote(segments[skip], errors="strict")
+        return unquote(found.group(1), errors="strict")
     except UnicodeDecodeError:
         raise InvalidTarget("payment-handle-invalid", f"{quote(text)} is not UTF-8.") from None
 

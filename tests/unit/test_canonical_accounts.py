@@ -304,6 +304,10 @@ def test_handle_rejections(raw: str, code: str) -> None:
         ("monzo", "https://monzo.me/ScamGuy/25.00", "monzo:scamguy"),
         ("venmo", "@Scam-Guy", "venmo:scam-guy"),
         ("venmo", "https://venmo.com/u/Scam-Guy", "venmo:scam-guy"),
+        ("venmo", "https://venmo.com/U/Scam-Guy", "venmo:scam-guy"),
+        ("paypal", "https://www.paypal.me/ScamGuy/10EUR", "paypal:scamguy"),
+        ("paypal", "https://www.paypal.com/paypalme/ScamGuy/12.50", "paypal:scamguy"),
+        ("cashapp", "https://cash.app/$ScamGuy/20", "cashapp:scamguy"),
         ("Wise", "@scam", "wise:scam"),
     ],
 )
@@ -325,6 +329,15 @@ def test_payment_handles(provider: str, handle: str, expected: str) -> None:
         ("paypal", "https://cash.app/$scam", "payment-provider-mismatch"),
         ("paypal", "https://evil.example/scam", "payment-provider-mismatch"),
         ("paypal", "https://paypal.me/", "payment-handle-empty"),
+        # Pages of a provider's site that name no handle: refused, not merged by a path segment
+        # (found by a break-it review: these all became "venmo:code", "paypal:payment", ...).
+        ("venmo", "https://venmo.com/code?user_id=1111111111", "payment-link-unrecognised"),
+        ("venmo", "venmo.com/signin", "payment-link-unrecognised"),
+        ("paypal", "https://www.paypal.com/ncp/payment/ABCDEF123", "payment-link-unrecognised"),
+        ("paypal", "paypal.com/pools/c/AAA", "payment-link-unrecognised"),
+        ("paypal", "paypal.com/gb/signin", "payment-link-unrecognised"),
+        ("paypal", "paypal.me/ScamGuy/10/extra", "payment-link-unrecognised"),
+        ("cashapp", "cash.app/qr/ScamGuy", "payment-link-unrecognised"),
     ],
 )
 def test_payment_handle_rejections(provider: str, handle: str, code: str) -> None:
