@@ -131,6 +131,6 @@ DATABASE_UNAVAILABLE: Final = problem(
 )
 CONTENT_ENCODING: Final = Header(
     "Content-Encoding",
-    "The request body's content coding: gzip, deflate or identity; the service decodes it "
-    "and counts the decoded bytes against its limits.",
+    "The request body's content coding: gzip, deflate, br, zstd or identity; the service "
+    "decodes it and counts the decoded bytes against its limits.",
 )

@@ -160,9 +160,11 @@ def _parser_error_page(
             "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
+            "instance": _PARSER_DETAIL.sub("?", request.path)[:200] or "/",
         },
         status=status,
     )
+    response.headers[REQUEST_ID_HEADER] = uuid4().hex  # the request's own id was not read
     response.force_close()
     return response
 
