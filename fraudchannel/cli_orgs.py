@@ -19,7 +19,7 @@ import click
 
 from fraudchannel import db, migrations, orgs, service_keys
 from fraudchannel.client import ALGORITHMS
-from fraudchannel.errors import Conflict, NotFound, ValidationFailed
+from fraudchannel.errors import Conflict, MigrationError, NotFound, ValidationFailed
 from fraudchannel.settings import Settings
 
 T = TypeVar("T")
@@ -54,8 +54,16 @@ def register(group: click.Group) -> None:
     group.add_command(service_key)
 
 
-def _run(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+def _run(
+    settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]], *, reads_only: bool = False
+) -> T:
     """Run `work` with a pool on the settings' database; map registry errors to exit statuses.
+
+    A command that changes the registry migrates the database first when
+    FRAUDCHANNEL_MIGRATE_ON_START is on, as `serve` does (a fresh database works at once); one
+    that `reads_only` never changes the schema of the database it is pointed at: when that
+    database is not migrated it exits 1 saying so (a mistyped DATABASE_URL is not turned into a
+    fraudchannel database by `org list`).
 
     Not found and conflict exit 1, invalid input 2; a database that cannot be reached, fails or
     cannot be migrated exits 1 (`cli.database_errors`). The service error stays the cause, so
@@ -65,19 +73,28 @@ def _run(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
 
     with cli.database(settings) as ready, cli.database_errors():
         try:
-            return asyncio.run(_with_pool(ready, work))
+            return asyncio.run(_with_pool(ready, work, reads_only=reads_only))
         except (NotFound, Conflict) as exc:
             raise click.ClickException(exc.detail) from exc
         except ValidationFailed as exc:
             raise InvalidInput(exc.detail) from exc
 
 
-async def _with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+async def _with_pool(
+    settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]], *, reads_only: bool
+) -> T:
     dsn = str(settings.database_url)
-    if settings.migrate_on_start:  # as `serve` does, so a fresh database works at once
+    if reads_only or settings.migrate_on_start:
         conn = await asyncpg.connect(dsn)
         try:
-            await migrations.migrate(conn)
+            if not reads_only:
+                await migrations.migrate(conn)
+            elif todo := await migrations.pending(conn):
+                raise MigrationError(
+                    f"this database is not migrated ({len(todo)} migration(s) pending), so it "
+                    "holds no registry to read; check DATABASE_URL, or run `fraudchannel "
+                    "migrate` (or `make run`) first"
+                )
         finally:
             await conn.close()
     pool = await db.create_pool(
@@ -217,7 +234,9 @@ def org_add(
 @click.pass_obj
 def org_list(settings: Settings, status: str | None, role: str | None, as_json: bool) -> None:
     """List organisations by slug."""
-    found = _run(settings, lambda pool: orgs.list_orgs(pool, status=status, role=role))
+    found = _run(
+        settings, lambda pool: orgs.list_orgs(pool, status=status, role=role), reads_only=True
+    )
     now = datetime.now(UTC)
     rows = [
         [o.slug, o.role, o.standing(now), str(o.trust_tier), o.scheme, o.legal_name] for o in found
@@ -236,7 +255,7 @@ def org_show(settings: Settings, slug: str, as_json: bool) -> None:
     async def work(pool: asyncpg.Pool) -> tuple[orgs.Organisation, list[orgs.OrgKey]]:
         return await orgs.get_org(pool, slug), await orgs.list_keys(pool, slug)
 
-    found, keys = _run(settings, work)
+    found, keys = _run(settings, work, reads_only=True)
     data = found.as_dict() | {"keys": [k.as_dict() for k in keys]}
     _emit(as_json, data, _describe_org(found, keys))
 
@@ -310,7 +329,9 @@ def key_add(
 @click.pass_obj
 def key_list(settings: Settings, slug: str, active_only: bool, as_json: bool) -> None:
     """List organisation SLUG's keys, newest first."""
-    found = _run(settings, lambda pool: orgs.list_keys(pool, slug, active_only=active_only))
+    found = _run(
+        settings, lambda pool: orgs.list_keys(pool, slug, active_only=active_only), reads_only=True
+    )
     text = _table(["KID", "ALG", "STATUS", "CREATED", "REVOKED"], _key_rows(found))
     _emit(as_json, [k.as_dict() for k in found], text)
 
@@ -349,7 +370,9 @@ def service_key_rotate(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def service_key_list(settings: Settings, as_json: bool) -> None:
     """List the signing keys: active, published (retired, still in the JWKS) or retired."""
-    found = _run(settings, lambda pool: service_keys.list_service_keys(pool, settings))
+    found = _run(
+        settings, lambda pool: service_keys.list_service_keys(pool, settings), reads_only=True
+    )
     rows = [[k.kid, k.state, _when(k.created_at), _when(k.retired_at)] for k in found]
     text = _table(["KID", "STATE", "CREATED", "RETIRED"], rows)
     _emit(as_json, [k.as_dict() for k in found], text)

@@ -93,3 +93,47 @@ async def test_a_database_newer_than_the_code_is_refused(
             await migrations.migrate(conn)
     finally:
         await conn.close()
+
+
+def test_read_only_commands_never_migrate_the_database_they_are_given(empty_dsn: str) -> None:
+    # Twice, a reviewer's `fraudchannel org list` against a mistyped DATABASE_URL turned a shared
+    # database into a fraudchannel one. Reading commands now refuse an unmigrated database.
+    from click.testing import CliRunner
+
+    from fraudchannel.cli import main
+
+    env: dict[str, str | None] = {
+        "DATABASE_URL": empty_dsn,
+        "FRAUDCHANNEL_DATABASE_URL": None,
+        "FRAUDCHANNEL_LOG_LEVEL": "warning",
+    }
+    runner = CliRunner()
+    for argv in (
+        ["org", "list"],
+        ["org", "show", "x"],
+        ["key", "list", "x"],
+        ["service-key", "list"],
+    ):
+        result = runner.invoke(main, [*argv, "--json"], env=env)
+        assert result.exit_code == 1, (argv, result.output)
+        assert "not migrated" in result.stderr, argv
+    tables = asyncio.run(_table_count(empty_dsn))
+    assert tables == 0
+    made = runner.invoke(
+        main,
+        ["org", "add", "xb", "--name", "X", "--email", "a@b.example", "--role", "reporter"],
+        env=env,
+    )
+    assert made.exit_code == 0, made.output  # a command that writes migrates, as `serve` does
+    assert runner.invoke(main, ["org", "show", "xb"], env=env).exit_code == 0
+
+
+async def _table_count(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        return count
+    finally:
+        await conn.close()
