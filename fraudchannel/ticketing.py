@@ -49,7 +49,7 @@ TICKET_COLUMNS: Final = (
     "max_loss_major",
     "victim_count",
     "scam_types",
-)  # first_reported_at, last_reported_at, opened_at: the transaction's now() by default
+)  # first_reported_at, last_reported_at: the transaction's now(); opened_at: the row's own time
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,3 +92,60 @@ async def test_a_ticket_decided_while_a_batch_waits_makes_its_report_a_recurrenc
     )
     assert row is not None
     assert row["recurrence_of"] == decided
+
+
+async def test_a_recurrence_follows_the_ticket_opened_last_not_the_batch_begun_first(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    # A begins first but waits for D's lock on Y; meanwhile B opens X's first ticket, which is
+    # actioned; A's X ticket then recurs after B's. Once A's is decided, the next report of X
+    # must follow A's ticket (opened last), not B's (whose transaction began later: with
+    # opened_at = now() it looked newer). Break-it finding.
+    a, b, d, e = [await new_org(pool) for _ in range(4)]
+    y, x = f"https://{host()}/", f"https://{host()}/"
+    ids = await _target_ids(pool, [y, x])
+    if ids[0] > ids[1]:
+        y, x = x, y  # A must lock Y first: Y needs the lower id, so name them in that order
+    holding, release = asyncio.Event(), asyncio.Event()
+    real = ticketing.open_tickets
+
+    async def pause_for_d(conn: Any, principal: Any, *args: Any) -> Any:
+        opened = await real(conn, principal, *args)
+        if principal.org_id == d.org_id:
+            holding.set()
+            await release.wait()
+        return opened
+
+    monkeypatch.setattr(ticketing, "open_tickets", pause_for_d)
+    held = asyncio.ensure_future(submit(pool, d, [url_item("d1", y)]))
+    await holding.wait()
+    waiting = asyncio.ensure_future(submit(pool, a, [url_item("a1", y), url_item("a2", x)]))
+    await asyncio.sleep(0.3)
+    first_x = (await submit(pool, b, [url_item("b1", x)]))["items"][0]["ticket_id"]
+    await _decide(pool, first_x)
+    release.set()
+    await held
+    recurrence = (await waiting)["items"][1]
+    assert recurrence["outcome"] == "recurrence_after_action"
+    await pool.execute(
+        "UPDATE tickets SET state = 'no_action', decided_at = now() WHERE id = $1::uuid",
+        recurrence["ticket_id"],
+    )
+    later = (await submit(pool, e, [url_item("e1", x)]))["items"][0]
+    follows = await pool.fetchval(
+        "SELECT recurrence_of::text FROM tickets WHERE id = $1::uuid", later["ticket_id"]
+    )
+    assert follows == recurrence["ticket_id"]
+    assert later["outcome"] == "new_ticket"  # after a no_action decision
+
+
+async def _target_ids(pool: asyncpg.Pool, urls: list[str]) -> list[int]:
+    """Make the URLs known targets (as related targets of one report); return their ids."""
+    org = await new_org(pool)
+    related = [{"type": "url", "url": u} for u in urls]
+    await submit(pool, org, [url_item("r", f"https://{host()}/", related=related)])
+    rows = await pool.fetch(
+        "SELECT id FROM targets WHERE key = ANY($1::text[]) ORDER BY array_position($1, key)",
+        [u.split("//", 1)[1] for u in urls],
+    )
+    return [r["id"] for r in rows]
