@@ -287,7 +287,9 @@ async def link_tickets(
                 now=now,
             )
         )
-        due[ticket_id] = old["opened_at"] + score.sla
+        # The SLA runs from the receipt of the ticket's first notice (first_reported_at: the
+        # opening transaction's now(), as a new ticket's sla_due_at = now + SLA).
+        due[ticket_id] = (old["first_reported_at"] or old["opened_at"]) + score.sla
         row = (
             ticket_id,
             old["report_count"] + add.reports,

@@ -5,3 +5,5 @@
 -- opened its ticket later with an earlier time, and the next recurrence then followed the wrong
 -- ticket ("the target's last ticket" is read ORDER BY opened_at DESC).
 ALTER TABLE tickets ALTER COLUMN opened_at SET DEFAULT clock_timestamp();
+-- SLA due times are unchanged: they run from first_reported_at, the receipt of the ticket's
+-- first notice (its opening transaction's now()).

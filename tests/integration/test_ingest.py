@@ -352,13 +352,15 @@ async def test_tickets_carry_priority_reasons_and_sla(pool: asyncpg.Pool) -> Non
     item = doc["items"][0]
     t = await one(
         pool,
-        "SELECT priority, band::text, priority_reasons, sla_due_at, opened_at, max_loss_major, "
+        "SELECT priority, band::text, priority_reasons, sla_due_at, first_reported_at, "
+        "max_loss_major, "
         "victim_count, scam_types FROM tickets WHERE id = $1",
         uuid.UUID(item["ticket_id"]),
     )
     assert t["band"] == "P1"
     assert t["priority"] == sum(r["points"] for r in t["priority_reasons"])
-    assert (t["sla_due_at"] - t["opened_at"]).total_seconds() == 4 * 3600
+    # The SLA runs from the receipt of the first notice.
+    assert (t["sla_due_at"] - t["first_reported_at"]).total_seconds() == 4 * 3600
     assert (t["max_loss_major"], t["victim_count"], t["scam_types"]) == (
         50_000.0,
         20,
