@@ -40,6 +40,7 @@ _LINKS: dict[str, tuple[str, re.Pattern[str]]] = {
     "revolut.me": ("revolut", re.compile(r"/([^/]+)" + _AMOUNT)),
     "monzo.me": ("monzo", re.compile(r"/([^/]+)" + _AMOUNT)),
     "venmo.com": ("venmo", re.compile(r"/u/([^/]+)/?", re.IGNORECASE)),
+    "account.venmo.com": ("venmo", re.compile(r"/u/([^/]+)/?", re.IGNORECASE)),
 }
 _PROVIDER = re.compile(r"[a-z0-9]{1,40}")
 _SQUASH = re.compile(r"[\s._\-]+")
@@ -68,8 +69,9 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
     ("https://paypal.me/Name/10", "cash.app/$name", "venmo.com/u/name"). The handle is folded
     as platform handles are (`fold_identifier`: NFKC, so fullwidth "@" U+FF20 and "$" U+FF04
     are "@" and "$"; Default_Ignorable characters such as U+200B removed; lower case), then
-    loses its leading "@" or "$". A link to another provider's host is rejected. Whether the
-    text is a link is decided before folding: only an ASCII "/" makes one.
+    loses its leading "@" or "$", and the "provider:" of a key given back ("paypal:name" is
+    "paypal:name", not "paypal:paypal:name"). A link to another provider's host is rejected.
+    Whether the text is a link is decided before folding: only an ASCII "/" makes one.
 
     Raises InvalidTarget: "payment-provider-invalid", "payment-handle-empty",
     "payment-handle-invalid", "payment-provider-mismatch", "payment-link-unrecognised".
@@ -79,6 +81,9 @@ def canonical_payment_handle(provider: str, handle: str) -> str:
     # A compatibility character may fold into a "/" (U+2100 is "a/c"): that is a bad handle,
     # not a link to another provider, so links are told apart on the text as written.
     text = fold_identifier(_handle_from_link(text, name) if "/" in text else text)
+    if text.removeprefix("www.") in _LINKS:  # "paypal.me": a link that names nobody
+        raise InvalidTarget("payment-handle-empty", f"{quote(handle)} names no handle.")
+    text = text.removeprefix(name + ":")  # our own key ("paypal:alice") sent back: idempotent
     if text[:1] in ("@", "$"):
         text = text[1:]
     if not text:

@@ -305,6 +305,11 @@ def test_handle_rejections(raw: str, code: str) -> None:
         ("venmo", "@Scam-Guy", "venmo:scam-guy"),
         ("venmo", "https://venmo.com/u/Scam-Guy", "venmo:scam-guy"),
         ("venmo", "https://venmo.com/U/Scam-Guy", "venmo:scam-guy"),
+        ("venmo", "https://account.venmo.com/u/Scam-Guy", "venmo:scam-guy"),
+        # The key given back as the handle is the same target (break-it finding: it was
+        # "paypal:paypal:scamguy").
+        ("paypal", "paypal:ScamGuy", "paypal:scamguy"),
+        ("paypal", "https://paypal.me/paypal:ScamGuy", "paypal:scamguy"),
         ("paypal", "https://www.paypal.me/ScamGuy/10EUR", "paypal:scamguy"),
         ("paypal", "https://www.paypal.com/paypalme/ScamGuy/12.50", "paypal:scamguy"),
         ("cashapp", "https://cash.app/$ScamGuy/20", "cashapp:scamguy"),
@@ -313,6 +318,7 @@ def test_handle_rejections(raw: str, code: str) -> None:
 )
 def test_payment_handles(provider: str, handle: str, expected: str) -> None:
     assert canonical_payment_handle(provider, handle) == expected
+    assert canonical_payment_handle(provider, expected) == expected  # a fixed point
     target = canonical_target("payment_handle", {"provider": provider, "handle": handle})
     assert (target.kind, target.key) == ("payment_handle", expected)
 
@@ -329,6 +335,8 @@ def test_payment_handles(provider: str, handle: str, expected: str) -> None:
         ("paypal", "https://cash.app/$scam", "payment-provider-mismatch"),
         ("paypal", "https://evil.example/scam", "payment-provider-mismatch"),
         ("paypal", "https://paypal.me/", "payment-handle-empty"),
+        ("paypal", "paypal.me", "payment-handle-empty"),
+        ("paypal", "www.PayPal.me", "payment-handle-empty"),
         # Pages of a provider's site that name no handle: refused, not merged by a path segment
         # (found by a break-it review: these all became "venmo:code", "paypal:payment", ...).
         ("venmo", "https://venmo.com/code?user_id=1111111111", "payment-link-unrecognised"),
