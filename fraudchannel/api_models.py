@@ -270,7 +270,11 @@ class Problem(BaseModel):
     title: str
     status: int = Field(ge=400, le=599)
     detail: str
-    instance: str = Field(description="The request's path.")
+    instance: str = Field(
+        json_schema_extra={"format": "uri-reference"},
+        description="The request's path; for a request that could not be read at all, "
+        "urn:uuid:<its X-Request-Id>.",
+    )
 
 
 class ValidationProblem(Problem):

@@ -152,19 +152,22 @@ def _parser_error_page(
     detail = HTTPStatus(status).description
     if status < 500 and message:
         first = message.strip().splitlines()[0] if message.strip() else ""
-        first = first.split(": b'", 1)[0].split(' b"', 1)[0]  # never echo header contents
-        detail = _PARSER_DETAIL.sub("?", first)[:200] or detail
+        for quoted in (": b'", ' b"', "bytearray(", ': b"'):  # never echo what was sent
+            first = first.split(quoted, 1)[0]
+        detail = _PARSER_DETAIL.sub("?", first).rstrip(" :")[:200] or detail
+    request_id = uuid4()
     response = problem_response(
         {
             "type": "about:blank",
             "title": HTTPStatus(status).phrase,
             "status": status,
             "detail": detail,
-            "instance": _PARSER_DETAIL.sub("?", request.path)[:200] or "/",
+            # The request could not be read, path included: name this occurrence instead.
+            "instance": request_id.urn,
         },
         status=status,
     )
-    response.headers[REQUEST_ID_HEADER] = uuid4().hex  # the request's own id was not read
+    response.headers[REQUEST_ID_HEADER] = request_id.hex
     response.force_close()
     return response
 

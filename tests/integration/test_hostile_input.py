@@ -447,7 +447,7 @@ async def test_requests_the_http_parser_refuses_get_problem_documents(
     assert doc["type"] == "about:blank"
     assert doc["title"]
     assert doc["detail"]
-    assert doc["instance"].startswith("/")
+    assert doc["instance"] == "urn:uuid:" + str(uuid.UUID(headers["x-request-id"]))
     assert headers["x-request-id"]
 
 
