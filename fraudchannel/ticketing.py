@@ -12,7 +12,10 @@ path. That path checks each known target for an open ticket (open_tickets; a rec
 decided one) and, when it has one, adds the batch's notices to it under a row lock taken in
 ticket-id order (lock_open_tickets, update_tickets). Priority comes from fraudchannel.priority
 (DSA Art 22(1): trusted flaggers' notices first); a ticket decided between two of our statements
-(the platform's decisions take no target lock) raises Retry.
+(the platform's decisions take no target lock) raises Retry. Whatever decides tickets must take
+locks in an order compatible with this one (its tickets' targets first, by `lock_targets`, or one
+ticket per transaction): a transaction locking several tickets in another order can deadlock
+with ingest.
 """
 
 from __future__ import annotations
