@@ -139,6 +139,11 @@ class TargetUpserts:
             await before
         if self._conn is None:
             self._conn = await self._pool.acquire()
+            # Each chunk's statements commit on their own: without waiting for the WAL to reach
+            # disk (the pool's RESET ALL undoes this on release). Safe: a report naming these
+            # targets commits synchronously later, and its flush covers every WAL record before
+            # it, these included; a crash before then loses only targets nothing refers to.
+            await self._conn.execute("SET synchronous_commit = off")
         found = await upsert_targets(self._conn, items, skip=self._ids.keys())
         self._ids.update(found.ids)
         self._created.update(found.created)
