@@ -49,7 +49,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fraudchannel import client, migrations, orgs  # noqa: E402
+from fraudchannel import client, migrations, orgs, public_keys  # noqa: E402
 from fraudchannel.db import create_pool  # noqa: E402
 
 DUPLICATE_SHARE = 0.30
@@ -150,7 +150,7 @@ async def register(pool: asyncpg.Pool, slug: str) -> Reporter:
     key = client.generate_private_key("ES256")
     pem = client.private_key_pem(key)
     jwk = client.public_jwk(key, "ES256")
-    parsed = orgs.parse_public_key(json.dumps(jwk).encode())
+    parsed = public_keys.parse_public_key(json.dumps(jwk).encode())
     await orgs.add_key(pool, slug, parsed)
     return Reporter(slug, parsed.kid, pem)
 

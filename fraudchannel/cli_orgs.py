@@ -17,7 +17,7 @@ from typing import IO, Any, ClassVar, TypeVar
 import asyncpg
 import click
 
-from fraudchannel import db, migrations, orgs, service_keys
+from fraudchannel import db, migrations, orgs, public_keys, service_keys
 from fraudchannel.client import ALGORITHMS
 from fraudchannel.errors import Conflict, MigrationError, NotFound, ValidationFailed
 from fraudchannel.settings import Settings
@@ -314,7 +314,9 @@ def key_add(
 ) -> None:
     """Register the public key in KEY_FILE (a JWK or a PEM; - for stdin) for organisation SLUG."""
     try:
-        parsed = orgs.parse_public_key(key_file.read(orgs.MAX_KEY_BYTES + 1), kid=kid, alg=alg)
+        parsed = public_keys.parse_public_key(
+            key_file.read(public_keys.MAX_KEY_BYTES + 1), kid=kid, alg=alg
+        )
     except ValidationFailed as exc:
         raise InvalidInput(exc.detail) from exc
     added = _run(settings, lambda pool: orgs.add_key(pool, slug, parsed))

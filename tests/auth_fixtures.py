@@ -21,7 +21,7 @@ import asyncpg
 import jwt
 import pytest
 
-from fraudchannel import client, orgs
+from fraudchannel import client, orgs, public_keys
 from fraudchannel.client import PrivateKey
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ async def register_org(
     org = await orgs.create_org(pool, slug=slug, role=role, trust_tier=trust_tier, **values)
     key = new_private_key(alg)
     jwk = json.dumps(client.public_jwk(key, alg)).encode()
-    registered = await orgs.add_key(pool, slug, orgs.parse_public_key(jwk))
+    registered = await orgs.add_key(pool, slug, public_keys.parse_public_key(jwk))
     return OrgCredentials(org.id, slug, role, registered.kid, alg, client.private_key_pem(key))
 
 

@@ -10,7 +10,7 @@ import asyncpg
 import jwt
 import pytest
 
-from fraudchannel import client, orgs
+from fraudchannel import client, orgs, public_keys
 from fraudchannel.principal import ROLE_SCOPES
 from tests.auth_fixtures import GetToken, MakeOrg, bearer, post_token
 from tests.conftest import Served
@@ -112,7 +112,7 @@ async def test_an_org_with_two_keys_may_use_either(
 ) -> None:
     first = await make_org()
     key = client.generate_private_key("EdDSA")
-    parsed = orgs.parse_public_key(json.dumps(client.public_jwk(key, "EdDSA")).encode())
+    parsed = public_keys.parse_public_key(json.dumps(client.public_jwk(key, "EdDSA")).encode())
     await orgs.add_key(pool, first.slug, parsed)
     second = dataclasses.replace(
         first, kid=parsed.kid, alg="EdDSA", private_key_pem=client.private_key_pem(key)

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from fraudchannel import client, orgs
+from fraudchannel import client, orgs, public_keys
 from fraudchannel.errors import Conflict, NotFound, ValidationFailed
 from tests.auth_fixtures import MakeOrg
 
@@ -34,9 +34,9 @@ async def _create(pool: asyncpg.Pool, **changes: Any) -> orgs.Organisation:
     return await orgs.create_org(pool, **values)
 
 
-def _key(alg: str = "ES256", kid: str | None = None) -> orgs.ParsedKey:
+def _key(alg: str = "ES256", kid: str | None = None) -> public_keys.ParsedKey:
     jwk = client.public_jwk(client.generate_private_key(alg), alg, kid)
-    return orgs.parse_public_key(json.dumps(jwk).encode())
+    return public_keys.parse_public_key(json.dumps(jwk).encode())
 
 
 async def test_an_organisation_is_registered_active(pool: asyncpg.Pool) -> None:
@@ -144,7 +144,7 @@ async def test_a_kid_or_a_key_is_registered_once_per_organisation(pool: asyncpg.
     await orgs.add_key(pool, made.slug, key)
     with pytest.raises(Conflict, match="already has a key with kid 'same'"):
         await orgs.add_key(pool, made.slug, _key(kid="same"))
-    again = orgs.ParsedKey("other", key.alg, key.jwk | {"kid": "other"}, key.thumbprint)
+    again = public_keys.ParsedKey("other", key.alg, key.jwk | {"kid": "other"}, key.thumbprint)
     with pytest.raises(Conflict, match="already registered"):
         await orgs.add_key(pool, made.slug, again)
 

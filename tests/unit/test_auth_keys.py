@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from fraudchannel import client, orgs
+from fraudchannel import client, public_keys
 from fraudchannel.errors import ValidationFailed
 from tests.auth_fixtures import new_private_key
 
@@ -138,14 +138,14 @@ def test_token_form_names_rfc7523_parameters() -> None:
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256", "RS256"])
 def test_a_public_jwk_is_accepted_with_its_kid_and_alg(alg: str) -> None:
     jwk = client.public_jwk(new_private_key(alg), alg, kid="bank-2026")
-    parsed = orgs.parse_public_key(_json(jwk))
+    parsed = public_keys.parse_public_key(_json(jwk))
     assert (parsed.kid, parsed.alg) == ("bank-2026", alg)
     assert parsed.jwk == jwk
     assert parsed.thumbprint == client.jwk_thumbprint(jwk)
 
 
 def test_the_rfc7638_example_key_is_accepted() -> None:
-    parsed = orgs.parse_public_key(_json(RFC7638_JWK))
+    parsed = public_keys.parse_public_key(_json(RFC7638_JWK))
     assert (parsed.kid, parsed.alg, parsed.thumbprint) == (
         "2011-04-29",
         "RS256",
@@ -155,7 +155,7 @@ def test_the_rfc7638_example_key_is_accepted() -> None:
 
 def test_a_jwk_without_kid_gets_its_thumbprint() -> None:
     jwk = {k: v for k, v in RFC8037_JWK.items()}
-    parsed = orgs.parse_public_key(_json(jwk))
+    parsed = public_keys.parse_public_key(_json(jwk))
     assert parsed.kid == RFC8037_THUMBPRINT
     assert parsed.alg == "EdDSA"
 
@@ -163,17 +163,17 @@ def test_a_jwk_without_kid_gets_its_thumbprint() -> None:
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
 def test_a_pem_public_key_is_accepted_with_default_kid(alg: str) -> None:
     key = new_private_key(alg)
-    parsed = orgs.parse_public_key(_pem(key))
+    parsed = public_keys.parse_public_key(_pem(key))
     assert parsed.alg == alg
     assert parsed.kid == client.jwk_thumbprint(client.public_jwk(key, alg))
-    assert orgs.parse_public_key(_pem(key), kid="given").kid == "given"
+    assert public_keys.parse_public_key(_pem(key), kid="given").kid == "given"
 
 
 def test_a_pem_rsa_key_needs_its_alg() -> None:
     key = new_private_key("PS256")
     with pytest.raises(ValidationFailed, match="PS256 or --alg RS256"):
-        orgs.parse_public_key(_pem(key))
-    assert orgs.parse_public_key(_pem(key), alg="RS256").alg == "RS256"
+        public_keys.parse_public_key(_pem(key))
+    assert public_keys.parse_public_key(_pem(key), alg="RS256").alg == "RS256"
 
 
 def test_a_pkcs1_rsa_public_key_is_accepted() -> None:
@@ -182,12 +182,12 @@ def test_a_pkcs1_rsa_public_key_is_accepted() -> None:
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     )
-    assert orgs.parse_public_key(pem, alg="PS256").alg == "PS256"
+    assert public_keys.parse_public_key(pem, alg="PS256").alg == "PS256"
 
 
 def _refused(data: bytes, match: str, **kw: str) -> None:
     with pytest.raises(ValidationFailed, match=match):
-        orgs.parse_public_key(data, **kw)
+        public_keys.parse_public_key(data, **kw)
 
 
 def test_private_keys_are_refused_as_jwk_and_pem() -> None:
@@ -261,9 +261,9 @@ def test_contradicting_alg_or_kid_is_refused() -> None:
         b"[1, 2]",
         b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         b"\xff\xfe{",
-        b"{" + b" " * orgs.MAX_KEY_BYTES + b"}",
+        b"{" + b" " * public_keys.MAX_KEY_BYTES + b"}",
     ],
 )
 def test_garbage_is_refused(data: bytes) -> None:
     with pytest.raises(ValidationFailed):
-        orgs.parse_public_key(data)
+        public_keys.parse_public_key(data)
