@@ -20,21 +20,18 @@ arriving cannot finish and is cut then; the parent kills a worker STOP_GRACE_S l
 signal meanwhile kills them at once. A worker whose parent dies is sent
 SIGTERM by the kernel (Linux PR_SET_PDEATHSIG) and also stops when its channel closes. The
 database pool size is shared among the workers (`worker_settings`); all state lives in
-PostgreSQL.
+PostgreSQL. A worker's side of this is fraudchannel.serving_worker.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import ctypes
 import gc
 import multiprocessing
 import os
 import selectors
 import signal
 import socket
-import sys
 import time
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -44,6 +41,7 @@ import structlog
 import uvloop
 from aiohttp import web
 
+from fraudchannel.serving_worker import CONN, READY, TAKEN, worker_main
 from fraudchannel.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -54,9 +52,6 @@ MAX_BACKOFF_S: Final = 30.0  # the pause doubles while a worker keeps dying, up 
 CGROUP_ROOT: Final = Path("/sys/fs/cgroup")
 MIN_POOL_PER_WORKER: Final = 2  # a request may hold one connection while auth reads another
 MAX_WAITING: Final = 8  # connections dealt to one worker and not yet taken; then it is skipped
-_READY: Final = b"r"  # worker -> parent: serving
-_TAKEN: Final = b"t"  # worker -> parent: took one connection off its channel
-_CONN: Final = b"c"  # parent -> worker: here is a connection (with its fd)
 
 
 class BindError(Exception):
@@ -227,7 +222,7 @@ class Dealer:
         # worker (whose worker would then never see its parent go away).
         parents = [self.listener, parent_end, *(w.channel for w in self.workers if w is not None)]
         process = self._context.Process(
-            target=_worker_main,
+            target=worker_main,
             args=(self.settings, index, child_end, parents, os.getpid()),
             name=f"fraudchannel-worker-{index}",
         )
@@ -247,10 +242,10 @@ class Dealer:
                 break
             except OSError:
                 message = b""
-            if message == _TAKEN:
+            if message == TAKEN:
                 worker.queued = max(0, worker.queued - 1)
                 self._listen(True)  # room again, if accepting paused for want of it
-            elif message == _READY:
+            elif message == READY:
                 worker.ready = True
                 self.failures[worker.index] = 0
                 log.info("worker_ready", worker=worker.index, pid=worker.process.pid)
@@ -321,7 +316,7 @@ class Dealer:
         )
         for worker in ready:
             try:
-                socket.send_fds(worker.channel, [_CONN], [conn.fileno()])
+                socket.send_fds(worker.channel, [CONN], [conn.fileno()])
             except OSError:  # full (stuck), or going away: the next one
                 continue
             worker.queued += 1
@@ -349,82 +344,3 @@ class Dealer:
             w.process.join()
             w.channel.close()
         log.info("workers_stopped", workers=len(alive))
-
-
-def _worker_main(
-    settings: Settings,
-    index: int,
-    channel: socket.socket,
-    parents: list[socket.socket],
-    parent_pid: int,
-) -> None:
-    """Body of a worker process: serve connections the parent deals until SIGTERM."""
-    for sock in parents:
-        sock.close()
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-    if sys.platform == "linux":  # be told when the parent dies, however it dies
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent_pid:  # it died before the request took effect
-            return
-    structlog.contextvars.bind_contextvars(worker=index)
-    uvloop.run(_serve_dealt(settings, channel))
-
-
-async def _serve_dealt(settings: Settings, channel: socket.socket) -> None:
-    """Run the app on connections received over `channel` until SIGTERM/SIGINT or the parent
-    goes away; then finish the requests in flight and close the pool."""
-    from fraudchannel.app import create_app
-
-    runner = web.AppRunner(
-        create_app(settings),
-        access_log=None,
-        handle_signals=False,
-        shutdown_timeout=settings.shutdown_timeout_s,
-    )
-    await runner.setup()
-    server = runner.server
-    if server is None:  # pragma: no cover (set by setup)
-        raise RuntimeError("the app runner has no server")
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    channel.setblocking(False)
-
-    def receive() -> None:
-        while True:
-            try:
-                message, fds, _, _ = socket.recv_fds(channel, 16, 4)
-            except BlockingIOError:
-                return
-            except OSError:
-                message, fds = b"", []
-            if not message:  # the parent is gone: nobody deals any more
-                for fd in fds:
-                    os.close(fd)
-                stop.set()
-                return
-            for fd in fds:
-                conn = socket.socket(fileno=fd)
-                conn.setblocking(False)
-                task = loop.create_task(loop.connect_accepted_socket(server, conn))
-                task.add_done_callback(_report_failure)
-                with contextlib.suppress(OSError):  # the parent counts what is queued here
-                    channel.send(_TAKEN)
-
-    loop.add_reader(channel.fileno(), receive)
-    channel.send(_READY)
-    try:
-        await stop.wait()
-    finally:
-        loop.remove_reader(channel.fileno())
-        channel.close()
-        await runner.cleanup()
-
-
-def _report_failure(task: asyncio.Task[object]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("connection_setup_failed", error=str(task.exception()))
