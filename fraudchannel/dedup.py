@@ -184,12 +184,8 @@ async def store_fresh(
             found = adds[tid] = Contribution(n.target.canonical.kind, n.index)
         found.add(n)
     main_ids = sorted(adds)
-    opened = await ticketing.open_tickets(conn, principal, main_ids, created, adds, now)
-    ticket_of = {tid: o.ticket_id for tid, o in opened.items()}
-    due = {o.ticket_id: o.due for o in opened.values()}
-    linked = [tid for tid in main_ids if tid not in opened]
-    if linked:
-        due.update(await ticketing.link_tickets(conn, principal, linked, adds, ticket_of, now))
+    ticketed = await ticketing.ticket_targets(conn, principal, main_ids, created, adds, now)
+    opened, ticket_of, due = ticketed.opened, ticketed.ticket_of, ticketed.due
 
     outcomes: list[str] = []
     for n, tid in zip(fresh, tids, strict=True):

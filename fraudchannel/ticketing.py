@@ -11,8 +11,9 @@ or a count finds another ticket of them), the savepoint is rolled back and they 
 path. That path checks each known target for an open ticket (open_tickets; a recurrence after a
 decided one) and, when it has one, adds the batch's notices to it under a row lock taken in
 ticket-id order (lock_open_tickets, update_tickets). Priority comes from fraudchannel.priority
-(DSA Art 22(1): trusted flaggers' notices first); a ticket decided between two of our statements
-(the platform's decisions take no target lock) raises Retry. Whatever decides tickets must take
+(DSA Art 22(1): trusted flaggers' notices first); a ticket decided between open_tickets and its
+lock (the platform's decisions take no target lock) gets its next ticket opened at once
+(`ticket_targets`: the batch holds the target). Whatever decides tickets must take
 locks in an order compatible with this one (its tickets' targets first, by `lock_targets`, or one
 ticket per transaction): a transaction locking several tickets in another order can deadlock
 with ingest.
@@ -64,6 +65,47 @@ class Opened:
     due: datetime
 
 
+@dataclass(slots=True)
+class Ticketed:
+    """Where a batch's targets' notices go: {target id: ticket opened here}, {target id: its
+    ticket (opened or linked)}, {ticket id: SLA due time}."""
+
+    opened: dict[int, Opened]
+    ticket_of: dict[int, RowId]
+    due: dict[RowId, datetime]
+
+
+async def ticket_targets(
+    conn: Conn,
+    principal: Principal,
+    main_ids: list[int],
+    created: Set[int],
+    adds: dict[int, Contribution],
+    now: datetime,
+) -> Ticketed:
+    """Open or link the ticket of each of `main_ids` (sorted) for the batch's notices (`adds`).
+
+    A linked ticket decided between open_tickets and its lock (decisions take no target lock)
+    gets its next ticket opened here and now: the batch holds the target's lock, so nobody else
+    can, and the transaction need not run again.
+    """
+    opened = await open_tickets(conn, principal, main_ids, created, adds, now)
+    ticket_of = {tid: o.ticket_id for tid, o in opened.items()}
+    due = {o.ticket_id: o.due for o in opened.values()}
+    linked = [tid for tid in main_ids if tid not in opened]
+    if linked:
+        linked_due, decided = await link_tickets(conn, principal, linked, adds, ticket_of, now)
+        due.update(linked_due)
+        if decided:
+            again = await _open_known(conn, principal.trust_tier, decided, adds, now)
+            if len(again) != len(decided):  # pragma: no cover (the targets are ours, locked)
+                raise Retry
+            opened.update(again)
+            ticket_of.update((tid, o.ticket_id) for tid, o in again.items())
+            due.update((o.ticket_id, o.due) for o in again.values())
+    return Ticketed(opened, ticket_of, due)
+
+
 async def open_tickets(
     conn: Conn,
     principal: Principal,
@@ -74,10 +116,10 @@ async def open_tickets(
 ) -> dict[int, Opened]:
     """Open tickets, counts and priority included, for targets without an open one.
 
-    Targets in `created` (made for this batch) get their first ticket by COPY when no other
-    ticket of them exists; the others are checked for an open ticket first (and may recur after
-    a decision). Returns {target id: the ticket opened} for the targets whose ticket this batch
-    opened.
+    Locks the targets first (`lock_targets`). Targets in `created` (made for this batch) get
+    their first ticket by COPY when no other ticket of them exists; the others are checked for
+    an open ticket first (and may recur after a decision). Returns {target id: the ticket
+    opened} for the targets whose ticket this batch opened.
     """
     tier = principal.trust_tier
     await lock_targets(conn, main_ids)
@@ -92,16 +134,22 @@ async def open_tickets(
                 tid: Opened(ticket_id, None, due)
                 for tid, ticket_id, due in zip(rows.targets, rows.ids, rows.dues, strict=True)
             }
-    known = _TicketRows()
-    for tid in main_ids:
-        if tid not in opened:
-            known.add(tid, adds[tid], tier, now)
-    if known.ids:
-        found = await conn.fetch(OPEN_TICKETS, *known.args(tier))
-        due_of = dict(zip(known.targets, known.dues, strict=True))
-        for r in found:
-            opened[r["target_id"]] = Opened(r["id"], r["prev_state"], due_of[r["target_id"]])
+    rest = [tid for tid in main_ids if tid not in opened]
+    if rest:
+        opened.update(await _open_known(conn, tier, rest, adds, now))
     return opened
+
+
+async def _open_known(
+    conn: Conn, tier: int, target_ids: list[int], adds: dict[int, Contribution], now: datetime
+) -> dict[int, Opened]:
+    """open_tickets' general path: a ticket for each target (sorted) without an open one."""
+    known = _TicketRows()
+    for tid in target_ids:
+        known.add(tid, adds[tid], tier, now)
+    found = await conn.fetch(OPEN_TICKETS, *known.args(tier))
+    due_of = dict(zip(known.targets, known.dues, strict=True))
+    return {r["target_id"]: Opened(r["id"], r["prev_state"], due_of[r["target_id"]]) for r in found}
 
 
 async def lock_targets(conn: Conn, target_ids: list[int]) -> None:
@@ -255,13 +303,15 @@ async def link_tickets(
     adds: dict[int, Contribution],
     ticket_of: dict[int, RowId],
     now: datetime,
-) -> dict[RowId, datetime]:
+) -> tuple[dict[RowId, datetime], list[int]]:
     """Add the notices to the open tickets of `linked` targets: lock them (by ticket id), add
-    counts, re-score; fill `ticket_of` and return the tickets' SLA due times.
+    counts, re-score; fill `ticket_of`. Returns the tickets' SLA due times, and the targets
+    (sorted) whose open ticket was decided before it could be locked: they have none now.
     """
     locked = await conn.fetch(LOCK_OPEN_TICKETS, linked)
-    if len(locked) != len(linked):
-        raise Retry  # a ticket was decided between open_tickets and the lock
+    decided = sorted(set(linked) - {r["target_id"] for r in locked})
+    if not locked:
+        return {}, decided
     ticket_ids = [r["id"] for r in locked]
     before = {
         r["ticket_id"] for r in await conn.fetch(REPORTED_BEFORE, ticket_ids, principal.org_id)
@@ -310,7 +360,7 @@ async def link_tickets(
         for col, value in zip(cols, row, strict=True):
             col.append(value)
     await conn.execute(UPDATE_TICKETS, *cols)
-    return due
+    return due, decided
 
 
 class Contribution:

@@ -149,3 +149,33 @@ async def _target_ids(pool: asyncpg.Pool, urls: list[str]) -> list[int]:
         [u.split("//", 1)[1] for u in urls],
     )
     return [r["id"] for r in rows]
+
+
+async def test_a_ticket_decided_before_the_batch_locks_it_recurs_without_a_retry(
+    pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    # The platform decides the open ticket after the batch found it open (open_tickets) but
+    # before the batch locked it: the batch holds the target, so it opens the recurrence itself
+    # instead of running the whole transaction again (break-it: busy deciders caused 503s).
+    reporter, other = await new_org(pool), await new_org(pool)
+    url = f"https://{host()}/"
+    ticket = (await submit(pool, other, [url_item("o1", url)]))["items"][0]["ticket_id"]
+    real = ticketing.open_tickets
+
+    async def decide_after_open(*args: Any) -> Any:
+        opened = await real(*args)
+        await _decide(pool, ticket)
+        return opened
+
+    monkeypatch.setattr(ticketing, "open_tickets", decide_after_open)
+    with capture_logs() as logs:
+        item = (await submit(pool, reporter, [url_item("r1", url), url_item("r2", url)]))["items"]
+    assert [e for e in logs if e["event"] == "report_batch_retried"] == []
+    assert [i["outcome"] for i in item] == ["recurrence_after_action", "linked_to_open_ticket"]
+    assert item[0]["ticket_id"] == item[1]["ticket_id"] != ticket
+    row = await pool.fetchrow(
+        "SELECT recurrence_of::text, report_count FROM tickets WHERE id = $1::uuid",
+        item[0]["ticket_id"],
+    )
+    assert row is not None
+    assert (row["recurrence_of"], row["report_count"]) == (ticket, 2)
