@@ -74,14 +74,14 @@ async def test_close_without_result_cancels_and_gives_the_connection_back(
 async def test_asynchronous_commit_ends_with_the_upserts(db_dsn: str) -> None:
     # The targets' statements commit without waiting for the disk; the connection must not
     # carry that into the next request's transaction (the pool's RESET ALL undoes it).
-    from fraudchannel import db
-
-    pool = await db.create_pool(db_dsn, min_size=1, max_size=1)
+    pool = await asyncpg.create_pool(
+        db_dsn, min_size=1, max_size=1, server_settings={"synchronous_commit": "remote_write"}
+    )  # a value of its own (the embedded test server runs with it off)
     try:
         upserts = dedup.TargetUpserts(pool)
         upserts.add(prepared([f"https://{host()}/"]))
         await upserts.result()
         await upserts.close()
-        assert await pool.fetchval("SHOW synchronous_commit") == "on"
+        assert await pool.fetchval("SHOW synchronous_commit") == "remote_write"
     finally:
         await pool.close()
