@@ -22,6 +22,23 @@ async def _decide(pool: asyncpg.Pool, ticket_id: str) -> None:
     )
 
 
+def _pause_after_open_tickets(monkeypatch: Any, org: Any) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make `org`'s next batch pause inside its transaction once its tickets are open (target
+    locks held): returns (set when it pauses, set this to let it go on)."""
+    holding, release = asyncio.Event(), asyncio.Event()
+    real = ticketing.open_tickets
+
+    async def pause(conn: Any, principal: Any, *args: Any) -> Any:
+        opened = await real(conn, principal, *args)
+        if principal.org_id == org.org_id:
+            holding.set()
+            await release.wait()
+        return opened
+
+    monkeypatch.setattr(ticketing, "open_tickets", pause)
+    return holding, release
+
+
 async def test_first_tickets_and_known_targets_never_deadlock(
     pool: asyncpg.Pool, monkeypatch: Any
 ) -> None:
@@ -65,17 +82,7 @@ async def test_a_ticket_decided_while_a_batch_waits_makes_its_report_a_recurrenc
     # reports T2 and the platform actions B's ticket. A's T2 report must recur after it.
     a, b, d = await new_org(pool), await new_org(pool), await new_org(pool)
     t1, t2 = f"https://{host()}/", f"https://{host()}/"
-    holding, release = asyncio.Event(), asyncio.Event()
-    real = ticketing.open_tickets
-
-    async def pause_for_d(conn: Any, principal: Any, *args: Any) -> Any:
-        opened = await real(conn, principal, *args)
-        if principal.org_id == d.org_id:
-            holding.set()
-            await release.wait()
-        return opened
-
-    monkeypatch.setattr(ticketing, "open_tickets", pause_for_d)
+    holding, release = _pause_after_open_tickets(monkeypatch, d)
     held = asyncio.ensure_future(submit(pool, d, [url_item("d1", t1)]))
     await holding.wait()
     waiting = asyncio.ensure_future(submit(pool, a, [url_item("a1", t1), url_item("a2", t2)]))
@@ -106,17 +113,7 @@ async def test_a_recurrence_follows_the_ticket_opened_last_not_the_batch_begun_f
     ids = await _target_ids(pool, [y, x])
     if ids[0] > ids[1]:
         y, x = x, y  # A must lock Y first: Y needs the lower id, so name them in that order
-    holding, release = asyncio.Event(), asyncio.Event()
-    real = ticketing.open_tickets
-
-    async def pause_for_d(conn: Any, principal: Any, *args: Any) -> Any:
-        opened = await real(conn, principal, *args)
-        if principal.org_id == d.org_id:
-            holding.set()
-            await release.wait()
-        return opened
-
-    monkeypatch.setattr(ticketing, "open_tickets", pause_for_d)
+    holding, release = _pause_after_open_tickets(monkeypatch, d)
     held = asyncio.ensure_future(submit(pool, d, [url_item("d1", y)]))
     await holding.wait()
     waiting = asyncio.ensure_future(submit(pool, a, [url_item("a1", y), url_item("a2", x)]))
