@@ -3,11 +3,11 @@ transaction, tickets and reports, set-based.
 
 Targets are unique on (kind, key); a target has at most one open ticket (partial unique index,
 fraudchannel.ticketing); a report is unique on (org_id, client_ref). Each step is one statement
-over arrays (sql/queries/ingest.sql) or one COPY, rows taken in one fixed order (targets by
-(kind, key hash), tickets by target id, then locked by ticket id, reports by client_ref) so that
-concurrent batches queue instead of deadlocking. A ticket decided between two of our statements,
-or a client_ref a concurrent batch of the same organisation stored first, raises Retry: the
-caller runs the whole transaction again.
+over arrays (sql/queries/ingest.sql) or one COPY, rows taken in one fixed order (targets upserted
+by (kind, key hash); in the transaction the main targets locked first, by id, then their tickets
+by ticket id; reports by client_ref) so that concurrent batches queue instead of deadlocking. A
+client_ref a concurrent batch of the same organisation stored first raises Retry: the caller
+runs the whole transaction again.
 """
 
 from __future__ import annotations

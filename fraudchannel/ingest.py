@@ -1,14 +1,14 @@
 """The ingest service: store a batch of notices, deduplicate their targets, open or link tickets.
 
 The batch's targets are upserted first, on their own (identities, not notices: see
-fraudchannel.dedup.upsert_targets); then one transaction of a handful of set-based statements
-(sql/queries/ingest.sql) stores the notices: every good item is stored or none is; bad items
-are answered, not stored. Concurrent batches,
+fraudchannel.dedup.upsert_targets), while its items are still being validated; then one
+transaction of a handful of set-based statements (sql/queries/ingest.sql) stores the notices:
+every good item is stored or none is; bad items are answered, not stored. Concurrent batches,
 from any organisations, naming the same targets end with one open ticket per target: identity
-and "one open ticket" are unique indexes written with INSERT ... ON CONFLICT DO NOTHING, rows are
-taken in a fixed order (targets by kind and key hash, tickets by target id then ticket id,
-reports by client_ref), and a rare race (a ticket decided mid-batch, the same client_ref sent
-twice at once) retries the whole transaction.
+and "one open ticket" are unique indexes, and each batch locks its targets by id before it opens
+or links their tickets (fraudchannel.ticketing), so batches queue instead of deadlocking. A rare
+race (the same client_ref sent twice at once by one organisation) retries the whole
+transaction.
 
 The answer (HTTP 202, DSA Art 16(4) confirmation of receipt) lists every item in order:
     {"batch_id": uuid, "received_at": RFC 3339, "counts": {accepted, rejected, new_ticket,
