@@ -35,6 +35,13 @@ migrate: $(STAMP) ## apply pending migrations
 test: $(STAMP) schemas-check ## all tests; embedded PostgreSQL unless DATABASE_URL is set
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+FUZZ_ROUNDS ?= 5
+fuzz: $(STAMP) ## property tests with fresh random examples, FUZZ_ROUNDS times (make test repeats the same ones)
+	for round in $$(seq $(FUZZ_ROUNDS)); do \
+	  $(BIN)/pytest -q -p no:cacheprovider --hypothesis-profile=fuzz \
+	    $$(grep -rl '@given' tests/unit) || exit 1; \
+	done
+
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -66,4 +73,4 @@ bench-canonical: $(STAMP) ## URL canonicalisation: microseconds per URL beside t
 clean: ## remove the virtual environment and caches (keeps .data/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install lock run migrate test lint fmt schemas schemas-check demo bench bench-phases bench-canonical clean
+.PHONY: help install lock run migrate test fuzz lint fmt schemas schemas-check demo bench bench-phases bench-canonical clean

@@ -17,6 +17,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, settings
 
 from fraudchannel import db, migrations
 from fraudchannel.app import create_app
@@ -24,6 +25,19 @@ from fraudchannel.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.auth_fixtures"]
+
+# Property tests draw the same examples on every run ("repeatable", the default), so a suite
+# that passed once passes again; `make fuzz` draws fresh ones ("fuzz") to look for new failures,
+# and each failure it finds becomes an @example. A test's own settings(...) override these.
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,  # no .hypothesis/ folder in the tree
+    "suppress_health_check": [HealthCheck.too_slow],
+    "print_blob": True,
+}
+settings.register_profile("repeatable", derandomize=True, **_COMMON)
+settings.register_profile("fuzz", derandomize=False, **_COMMON)
+settings.load_profile("repeatable")  # `pytest --hypothesis-profile=fuzz` replaces it
 
 
 def _swap_db(dsn: str, name: str) -> str:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import idna
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from fraudchannel.canonical import (
@@ -27,12 +27,7 @@ from fraudchannel.canonical import (
     registrable_domain,
 )
 
-SETTINGS = settings(
-    max_examples=300,
-    deadline=None,
-    database=None,  # no .hypothesis/ folder in the tree
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(max_examples=300)  # the rest from the profile (tests/conftest.py)
 
 # Any text: every code point class including surrogates, NUL and controls, plus characters
 # that mean something to the parsers, so that they show up often.

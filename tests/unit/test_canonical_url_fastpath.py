@@ -7,7 +7,7 @@ against the plain definitions they replaced: tracking parameters, re-escaping, P
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fraudchannel.canonical import TRACKING_PARAMETERS, InvalidTarget, canonical_url
@@ -16,12 +16,7 @@ from fraudchannel.canonical.host import _RULES, domain_registrable
 from fraudchannel.canonical.target import CanonicalTarget
 from fraudchannel.canonical.url import _clean_url, _drop_tracking, _full_url, _reescape
 
-SETTINGS = settings(
-    max_examples=800,
-    deadline=None,
-    database=None,  # no .hypothesis/ folder in the tree
-    suppress_health_check=[HealthCheck.too_slow],
-)
+SETTINGS = settings(max_examples=800)  # the rest from the profile (tests/conftest.py)
 
 # Mostly clean pieces, so that about half the URLs take the short way.
 LABELS = st.one_of(
