@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import uuid
 from typing import Any
@@ -11,51 +10,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from fraudchannel import ingest
-from fraudchannel.errors import IdempotencyKeyReused
-from fraudchannel.parsing import parse_envelope
-from fraudchannel.principal import ROLE_SCOPES, Principal
-from tests.builders import batch, host, url_item
-
-
-async def new_org(pool: asyncpg.Pool, trust_tier: int = 2) -> Principal:
-    """Insert a reporter organisation directly and return it as a caller."""
-    slug = f"t-{uuid.uuid4().hex[:16]}"
-    org_id = await pool.fetchval(
-        "INSERT INTO organisations (slug, legal_name, role, trust_tier, contact_email) "
-        "VALUES ($1, $2, 'reporter', $3, 'fraud@bank.example') RETURNING id",
-        slug,
-        f"Bank {slug}",
-        trust_tier,
-    )
-    return Principal(org_id, slug, "reporter", trust_tier, ROLE_SCOPES["reporter"], "test")
-
-
-async def one(pool: asyncpg.Pool, sql: str, *args: Any) -> asyncpg.Record:
-    """Return the one row `sql` selects."""
-    row = await pool.fetchrow(sql, *args)
-    assert row is not None
-    return row
-
-
-def body_of(items: list[Any]) -> bytes:
-    return json.dumps(batch(items)).encode()
-
-
-async def submit(
-    pool: asyncpg.Pool, org: Principal, items: list[Any], key: str | None = None
-) -> dict[str, Any]:
-    body = body_of(items)
-    answer = await ingest.submit(
-        pool,
-        org,
-        parse_envelope(body, max_reports=10_000),
-        request_sha256=hashlib.sha256(body).digest(),
-        idempotency_key=key,
-    )
-    assert answer.status == 202
-    doc: dict[str, Any] = json.loads(answer.body)
-    return doc
+from tests.builders import host, url_item
+from tests.integration.ingest_harness import new_org, one, submit
 
 
 async def test_mixed_batch_stores_the_good_items_and_answers_every_item(
@@ -137,103 +93,6 @@ async def test_http_and_https_of_one_page_are_one_ticket(pool: asyncpg.Pool) -> 
         pool, "SELECT report_count, org_count FROM tickets WHERE id = $1", uuid.UUID(a["ticket_id"])
     )
     assert (ticket["report_count"], ticket["org_count"]) == (2, 1)
-
-
-async def test_a_resent_client_ref_returns_the_original_and_changes_nothing(
-    pool: asyncpg.Pool,
-) -> None:
-    org = await new_org(pool)
-    h = host()
-    first = await submit(pool, org, [url_item("ref-1", f"https://{h}/a")])
-    again = await submit(
-        pool,
-        org,
-        [url_item("ref-1", f"https://{h}/totally-different"), url_item("ref-2", f"https://{h}/a")],
-    )
-    original, dup = first["items"][0], again["items"][0]
-    assert dup["outcome"] == "duplicate_of_own_report"
-    assert (dup["report_id"], dup["ticket_id"], dup["target"]) == (
-        original["report_id"],
-        original["ticket_id"],
-        original["target"],
-    )
-    assert dup["content_differs"] is True  # the changed re-send is not stored, and says so
-    assert again["items"][1]["outcome"] == "linked_to_open_ticket"
-    assert again["counts"]["duplicate_of_own_report"] == 1
-    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 2
-    counts = await one(
-        pool,
-        "SELECT report_count, org_count FROM tickets WHERE id = $1",
-        uuid.UUID(original["ticket_id"]),
-    )
-    assert (counts["report_count"], counts["org_count"]) == (2, 1)
-
-
-async def test_an_identical_resend_does_not_claim_a_difference(pool: asyncpg.Pool) -> None:
-    org = await new_org(pool)
-    item = url_item("same", f"https://{host()}/a")
-    await submit(pool, org, [item])
-    [dup] = (await submit(pool, org, [item]))["items"]
-    assert dup["outcome"] == "duplicate_of_own_report"
-    assert "content_differs" not in dup
-
-
-async def test_a_client_ref_twice_in_one_batch_is_a_duplicate_of_the_first(
-    pool: asyncpg.Pool,
-) -> None:
-    org = await new_org(pool)
-    doc = await submit(
-        pool, org, [url_item("same", f"https://{host()}/"), url_item("same", f"https://{host()}/")]
-    )
-    first, second = doc["items"]
-    assert second["outcome"] == "duplicate_of_own_report"
-    assert second["report_id"] == first["report_id"]
-    assert second["index"] == 1
-    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 1
-
-
-async def test_idempotency_key_replays_the_stored_answer(pool: asyncpg.Pool) -> None:
-    org = await new_org(pool)
-    items = [url_item("k-1", f"https://{host()}/")]
-    body = body_of(items)
-    sha = hashlib.sha256(body).digest()
-    batch = parse_envelope(body, max_reports=10)
-    first = await ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="key-1")
-    second = await ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="key-1")
-    assert (second.status, second.body, second.replayed) == (202, first.body, True)
-    assert (
-        await pool.fetchval("SELECT count(*) FROM report_batches WHERE org_id = $1", org.org_id)
-        == 1
-    )
-    other = body_of([url_item("k-2", f"https://{host()}/")])
-    with pytest.raises(IdempotencyKeyReused):
-        await ingest.submit(
-            pool,
-            org,
-            parse_envelope(other, max_reports=10),
-            request_sha256=hashlib.sha256(other).digest(),
-            idempotency_key="key-1",
-        )
-    # keys belong to an organisation: another may use the same one
-    stranger = await new_org(pool)
-    third = await ingest.submit(pool, stranger, batch, request_sha256=sha, idempotency_key="key-1")
-    assert not third.replayed
-
-
-async def test_concurrent_same_key_requests_store_once(pool: asyncpg.Pool) -> None:
-    org = await new_org(pool)
-    body = body_of([url_item(f"c-{i}", f"https://{host()}/") for i in range(50)])
-    sha = hashlib.sha256(body).digest()
-    batch = parse_envelope(body, max_reports=100)
-    answers = await asyncio.gather(
-        *(
-            ingest.submit(pool, org, batch, request_sha256=sha, idempotency_key="same")
-            for _ in range(3)
-        )
-    )
-    assert len({a.body for a in answers}) == 1
-    assert sorted(a.replayed for a in answers) == [False, True, True]
-    assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 50
 
 
 async def test_a_report_after_action_opens_a_linked_recurrence(pool: asyncpg.Pool) -> None:

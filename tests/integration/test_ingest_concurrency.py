@@ -10,7 +10,7 @@ import asyncpg
 
 from fraudchannel.errors import Unavailable
 from tests.builders import host, url_item
-from tests.integration.test_ingest import new_org, one, submit
+from tests.integration.ingest_harness import new_org, one, submit
 
 
 async def test_same_org_concurrent_batches_with_shared_client_refs_store_each_once(

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from fraudchannel import ticketing
 from tests.builders import host, url_item
-from tests.integration.test_ingest import new_org, submit
+from tests.integration.ingest_harness import new_org, submit
 
 
 async def _decide(pool: asyncpg.Pool, ticket_id: str) -> None:

@@ -1,107 +1,37 @@
-"""scripts/submit.py end to end, run as a subprocess the way an integrator runs it.
+"""scripts/submit.py against a scripted stand-in of the service, run as an integrator runs it.
 
-Three kinds of counterpart, each on a real socket:
-- a scripted stand-in of the service (no database): proves the client's side of the contract
-  (token reuse and refresh, retries with the same Idempotency-Key, refusals, exit codes);
-- the real server with an organisation from `make_org`;
-- a flaky proxy in front of the real server that answers 503 or drops the connection after
-  forwarding: retries with the same Idempotency-Key store every report exactly once.
-scripts/demo.py runs last, against the real server and the operator commands.
+The stand-in (no database, on a real socket) proves the client's side of the contract: token
+reuse and refresh, retries with the same Idempotency-Key, refusals, exit codes and usage errors.
+The real server is in test_submit_real_server.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import asyncpg
 import jwt
 import pytest
 from aiohttp import web
 
-from tests.auth_fixtures import MakeOrg, OrgCredentials
-from tests.conftest import Served, ServeFactory, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "submit.py"
-SUBMITTER = ["--submitter-name", "Fraud Team", "--submitter-email", "fraud-team@bank.example"]
-PHISHING = ["--set", "scam_type=phishing", "--set", "explanation=Listed by Phishing.Database"]
-# chain_by_format values of the sample in the service's chain vocabulary (fraudchannel.canonical)
-CHAIN_RECODES = [
-    "target.chain:ss58-polkadot=polkadot",
-    "target.chain:bitcoin-p2pkh=bitcoin",
-    "target.chain:bitcoin-p2sh(or-ltc)=bitcoin",
-    "target.chain:litecoin-p2pkh=litecoin",
-    "target.chain:neo=other",
-    "target.chain:evm-tx-hash-not-address=other",
-]
-CASES = ROOT / "examples" / "phishing_urls.sample.txt"
+from tests.integration.submit_harness import (
+    FAST,
+    PHISHING,
+    SCRIPT,
+    SUBMITTER,
+    problem,
+    results,
+    run_submit,
+    serve_app,
+    url_list,
+)
 
 pytestmark = pytest.mark.slow  # each test starts the script (about half a second of imports)
-
-
-@dataclass
-class Run:
-    """One finished run of the script: exit code, summary (stdout JSON) and stderr."""
-
-    code: int
-    summary: dict[str, Any]
-    stderr: str
-
-
-async def run_submit(*args: object, env: dict[str, str] | None = None) -> Run:
-    """Run scripts/submit.py with `args`; return its exit code, stdout JSON and stderr."""
-    return await run_script(SCRIPT, *args, env=env)
-
-
-async def run_script(script: Path, *args: object, env: dict[str, str] | None = None) -> Run:
-    """Run `script` with `args`; return its exit code, stdout JSON and stderr.
-
-    Runs as a child process without blocking the event loop (the servers live in this loop).
-    """
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("FC_")}
-    child_env.update(env or {})
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(script),
-        *map(str, args),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=child_env,
-        cwd=ROOT,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=110)
-    assert proc.returncode is not None
-    try:
-        summary = json.loads(out) if out.strip() else {}
-    except ValueError:
-        pytest.fail(f"stdout is not JSON: {out[:500]!r}; stderr: {err.decode()[-2000:]}")
-    return Run(proc.returncode, summary, err.decode())
-
-
-def results(path: Path) -> list[dict[str, Any]]:
-    """Return the per-item result lines of a --results file."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-async def serve_app(app: web.Application) -> AsyncIterator[str]:
-    """Serve `app` on a free 127.0.0.1 port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 # ---- a scripted stand-in of the service -----------------------------------------------------
@@ -225,15 +155,6 @@ class FakeService:
         return {"batch_id": f"b-{len(self.stored)}", "items": items, "counts": {}}
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(
-        {"type": "about:blank", "title": "scripted", "status": status, "detail": detail},
-        status=status,
-        content_type="application/problem+json",
-        headers=headers,
-    )
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeService]:
     service = FakeService()
@@ -258,15 +179,6 @@ def fake_env(fake: FakeService, key_pem: Path) -> dict[str, str]:
         "FC_KEY_FILE": str(key_pem),
         "FC_KID": "kid-1",
     }
-
-
-def url_list(tmp_path: Path, n: int, name: str = "urls.txt") -> Path:
-    path = tmp_path / name
-    path.write_text("".join(f"http://scam-{i}.example/login\n" for i in range(n)))
-    return path
-
-
-FAST = ["--retry-base", "0.001"]
 
 
 async def test_a_plain_list_with_bom_crlf_comments_and_blank_lines(
@@ -468,184 +380,3 @@ async def test_help_names_the_environment_fallbacks() -> None:
     assert proc.returncode == 0
     for name in ("FC_URL", "FC_CLIENT_ID", "FC_KEY_FILE", "FC_KID", "FC_SUBMITTER_NAME"):
         assert name in out.decode()
-
-
-# ---- against the real server ----------------------------------------------------------------
-
-
-async def org_env(
-    make_org: MakeOrg, base_url: str, tmp_path: Path
-) -> tuple[OrgCredentials, dict[str, str]]:
-    creds = await make_org(role="reporter")
-    key = tmp_path / f"{creds.slug}.pem"
-    key.write_bytes(creds.private_key_pem)
-    env = {
-        "FC_URL": base_url,
-        "FC_CLIENT_ID": creds.slug,
-        "FC_KEY_FILE": str(key),
-        "FC_KID": creds.kid,
-        "FC_SUBMITTER_NAME": "Fraud Team",
-        "FC_SUBMITTER_EMAIL": "fraud-team@bank.example",
-    }
-    return creds, env
-
-
-async def count_reports(pool: asyncpg.Pool, org_id: uuid.UUID) -> tuple[int, int]:
-    """Return (reports, report batches) stored for the organisation."""
-    reports = await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org_id)
-    batches = await pool.fetchval("SELECT count(*) FROM report_batches WHERE org_id = $1", org_id)
-    return int(reports), int(batches)
-
-
-async def test_real_server_plain_list_then_rerun(
-    server: Served, make_org: MakeOrg, pool: asyncpg.Pool, tmp_path: Path
-) -> None:
-    creds, env = await org_env(make_org, server.url, tmp_path)
-    src = tmp_path / "urls.txt"
-    lines = CASES.read_text(encoding="utf-8").splitlines()[:40]
-    src.write_text("# sample\n" + "\n".join(lines) + "\nnot a url at all\n")
-    out = tmp_path / "r.jsonl"
-    args = [src, *PHISHING, "--batch-size", "15", "--results", out]
-    first = await run_submit(*args, env=env)
-    s = first.summary
-    assert s["records"] == 41, first.stderr
-    assert s["accepted"] == 40, first.stderr
-    assert s["rejected"] == 1
-    assert first.code == 1
-    assert set(s["outcomes"]) <= {"new_ticket", "linked_to_open_ticket"}
-    rows = results(out)
-    assert [r["line"] for r in rows] == list(range(2, 43))
-    assert all(r["report_id"] and r["ticket_id"] for r in rows[:40])
-    assert rows[40]["errors"][0]["pointer"].startswith("/target")
-    assert await count_reports(pool, creds.org_id) == (40, 3)
-
-    again = await run_submit(*args, env=env)  # same keys, same bodies: the stored answers
-    assert again.summary["outcomes"] == s["outcomes"]
-    assert await count_reports(pool, creds.org_id) == (40, 3)
-
-    resend = await run_submit(*args, "--run-label", "resend", env=env)
-    assert resend.summary["outcomes"] == {"duplicate_of_own_report": 40}
-    assert await count_reports(pool, creds.org_id) == (40, 6)
-
-
-async def test_real_server_crypto_csv(
-    server: Served, make_org: MakeOrg, pool: asyncpg.Pool, tmp_path: Path
-) -> None:
-    _, env = await org_env(make_org, server.url, tmp_path)
-    sample = ROOT / "examples" / "scam_crypto_addresses.sample.csv"
-    args = [sample, "--target-type", "crypto_wallet", "--map", "target.address=address"]
-    args += ["--map", "target.chain=chain_by_format", "--map", "observed_at=date"]
-    for recode in CHAIN_RECODES:
-        args += ["--map-value", recode]
-    args += ["--set", "scam_type=crypto_investment"]
-    args += ["--template", "explanation=Listed by {source_repo}: {context}"]
-    run = await run_submit(*args, "--batch-size", "100", env=env)
-    s = run.summary
-    assert s["records"] == 300, run.stderr
-    assert s["accepted"] + s["rejected"] == 300
-    assert s["accepted"] == 297, s["rejected_by_code"]
-    assert s["rejected_by_code"] == {"crypto-not-an-address": 3}  # transaction hashes
-    assert s["batches"]["failed"] == 0
-
-
-# ---- a flaky proxy in front of the real server ----------------------------------------------
-
-
-@dataclass
-class FlakyProxy:
-    """Forwards to `upstream`; the first request of each Idempotency-Key fails once.
-
-    mode "503": answered 503 without forwarding; mode "drop": forwarded (the server stores the
-    batch), then the connection is cut before the answer reaches the client.
-    """
-
-    upstream: str
-    mode: str
-    session: aiohttp.ClientSession
-    seen: dict[str, int] = field(default_factory=dict)
-
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self.forward)
-        return app
-
-    async def forward(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        key = request.headers.get("Idempotency-Key")
-        first = key is not None and key not in self.seen
-        if key is not None:
-            self.seen[key] = self.seen.get(key, 0) + 1
-        if first and self.mode == "503":
-            return problem(503, "flaky proxy")
-        hop = {"host", "content-length", "transfer-encoding", "connection"}
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
-        async with self.session.request(
-            request.method, self.upstream + request.path_qs, data=body, headers=headers
-        ) as resp:
-            payload = await resp.read()
-            status, content_type = resp.status, resp.headers.get("Content-Type")
-        if first and self.mode == "drop":
-            assert request.transport is not None
-            request.transport.abort()
-            raise asyncio.CancelledError
-        return web.Response(
-            body=payload, status=status, headers={"Content-Type": content_type or ""}
-        )
-
-
-@pytest.mark.parametrize("mode", ["503", "drop"])
-async def test_retries_through_a_flaky_proxy_store_each_report_once(
-    serve: ServeFactory,
-    make_org: MakeOrg,
-    pool: asyncpg.Pool,
-    http: aiohttp.ClientSession,
-    tmp_path: Path,
-    mode: str,
-) -> None:
-    proxy = FlakyProxy("", mode, http)
-    async for proxy_url in serve_app(proxy.app()):
-        # The service's public URL is the proxy's, as behind any reverse proxy: client
-        # assertions name the proxy's token endpoint as their audience.
-        upstream = await serve(public_url=proxy_url)
-        proxy.upstream = upstream.url.replace(
-            proxy_url, f"http://127.0.0.1:{upstream.settings.port}"
-        )
-        creds, env = await org_env(make_org, proxy_url, tmp_path)
-        src = url_list(tmp_path, 30, f"flaky-{mode}.txt")
-        args = [src, *PHISHING, *FAST, "--batch-size", "10", "--concurrency", "3"]
-        run = await run_submit(*args, env=env)
-        assert run.summary.get("aborted") is None, run.stderr[-3000:]
-        assert run.code == 0, run.stderr[-3000:]
-        assert run.summary["accepted"] == 30
-        assert run.summary["batches"]["retries"] == 3
-        assert set(proxy.seen.values()) == {2}  # every batch: one failure, one retry, same key
-        assert await count_reports(pool, creds.org_id) == (30, 3)
-
-
-# ---- scripts/demo.py ------------------------------------------------------------------------
-
-
-async def test_demo_registers_once_then_resubmits_as_duplicates(
-    server: Served, db_dsn: str, tmp_path: Path
-) -> None:
-    env = {
-        "FRAUDCHANNEL_DATABASE_URL": db_dsn,  # the operator commands reach the test database
-        "FC_DEMO_SLUG": f"demo-{uuid.uuid4().hex[:12]}",
-    }
-    args = ["--url", server.url, "--data-dir", tmp_path / "demo"]
-    first = await run_script(ROOT / "scripts" / "demo.py", *args, env=env)
-    assert first.code == 0, first.stderr[-3000:]
-    assert "registering organisation" in first.stderr
-    phishing, crypto = (run["summary"] for run in first.summary["runs"])
-    assert phishing["accepted"] == 1500
-    assert crypto["accepted"] == 297
-    assert "duplicate_of_own_report" not in phishing["outcomes"]
-
-    second = await run_script(ROOT / "scripts" / "demo.py", *args, env=env)
-    assert second.code == 0, second.stderr[-3000:]
-    assert "reusing organisation" in second.stderr
-    assert "reusing key" in second.stderr
-    assert second.summary["kid"] == first.summary["kid"]
-    phishing, crypto = (run["summary"] for run in second.summary["runs"])
-    assert phishing["outcomes"] == {"duplicate_of_own_report": 1500}
-    assert crypto["outcomes"] == {"duplicate_of_own_report": 297}
