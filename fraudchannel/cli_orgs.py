@@ -1,131 +1,26 @@
-"""Operator commands: `fraudchannel org ...`, `key ...` and `service-key ...`.
-
-Output is for people unless `--json` is given (then one JSON document on stdout). Errors go to
-stderr with exit status 1 (not found, conflict, a database that cannot be reached or migrated)
-or 2 (bad input or usage); with `--json`, as one line of JSON, an RFC 9457 problem document
-(`fraudchannel.cli.problem_document`).
-"""
+"""Operator commands for the organisation registry: `fraudchannel org ...` (the keys are in
+cli_keys.py; what both share in cli_common.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import IO, Any, ClassVar, TypeVar
 
 import asyncpg
 import click
 
-from fraudchannel import db, migrations, orgs, public_keys, service_keys
-from fraudchannel.client import ALGORITHMS
-from fraudchannel.errors import Conflict, MigrationError, NotFound, ValidationFailed
+from fraudchannel import orgs
+from fraudchannel.cli_common import JSON_OPTION, emit, iso_datetime, run_registry, table, when
 from fraudchannel.settings import Settings
-
-T = TypeVar("T")
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-
-
-class InvalidInput(click.ClickException):
-    """Bad input the operator must correct (exit status 2, like a usage error)."""
-
-    exit_code = 2
-    problem_slug: ClassVar[str] = "invalid-input"
-    problem_title: ClassVar[str] = "Invalid input"
-
-
-def _iso_datetime(
-    _ctx: click.Context, param: click.Parameter, value: str | None
-) -> datetime | None:
-    """Return an ISO 8601 date or date-time option as an aware datetime (no offset: UTC)."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date or date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def register(group: click.Group) -> None:
-    """Add the registry commands to `group`."""
+    """Add the registry commands (org, key, service-key) to `group`."""
+    from fraudchannel.cli_keys import key, service_key
+
     group.add_command(org)
     group.add_command(key)
     group.add_command(service_key)
-
-
-def _run(
-    settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]], *, reads_only: bool = False
-) -> T:
-    """Run `work` with a pool on the settings' database; map registry errors to exit statuses.
-
-    A command that changes the registry migrates the database first when
-    FRAUDCHANNEL_MIGRATE_ON_START is on, as `serve` does (a fresh database works at once); one
-    that `reads_only` never changes the schema of the database it is pointed at: when that
-    database is not migrated it exits 1 saying so (a mistyped DATABASE_URL is not turned into a
-    fraudchannel database by `org list`).
-
-    Not found and conflict exit 1, invalid input 2; a database that cannot be reached, fails or
-    cannot be migrated exits 1 (`cli.database_errors`). The service error stays the cause, so
-    `--json` shows the same problem document as the HTTP API.
-    """
-    from fraudchannel import cli  # cli imports this module: import it when a command runs
-
-    with cli.database(settings) as ready, cli.database_errors():
-        try:
-            return asyncio.run(_with_pool(ready, work, reads_only=reads_only))
-        except (NotFound, Conflict) as exc:
-            raise click.ClickException(exc.detail) from exc
-        except ValidationFailed as exc:
-            raise InvalidInput(exc.detail) from exc
-
-
-async def _with_pool(
-    settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]], *, reads_only: bool
-) -> T:
-    dsn = str(settings.database_url)
-    if reads_only or settings.migrate_on_start:
-        conn = await asyncpg.connect(dsn)
-        try:
-            if not reads_only:
-                await migrations.migrate(conn)
-            elif todo := await migrations.pending(conn):
-                raise MigrationError(
-                    f"this database is not migrated ({len(todo)} migration(s) pending), so it "
-                    "holds no registry to read; check DATABASE_URL, or run `fraudchannel "
-                    "migrate` (or `make run`) first"
-                )
-        finally:
-            await conn.close()
-    pool = await db.create_pool(
-        dsn,
-        min_size=1,
-        max_size=2,
-        statement_timeout_ms=settings.statement_timeout_ms,
-        application_name="fraudchannel-cli",
-    )
-    try:
-        return await work(pool)
-    finally:
-        await pool.close()
-
-
-def _emit(as_json: bool, data: Any, text: str) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
-
-
-def _when(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else "-"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    if not rows:
-        return "(none)"
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = [headers, *rows]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
 
 
 def _describe_org(o: orgs.Organisation, keys: Sequence[orgs.OrgKey] = ()) -> str:
@@ -139,18 +34,14 @@ def _describe_org(o: orgs.Organisation, keys: Sequence[orgs.OrgKey] = ()) -> str
         f"expertise:     {', '.join(o.expertise) or '-'}",
         f"trust tier:    {o.trust_tier}",
         f"status:        {o.standing(now)}" + (f" ({o.status_reason})" if o.status_reason else ""),
-        f"valid:         {_when(o.valid_from)} .. {_when(o.valid_until)}",
+        f"valid:         {when(o.valid_from)} .. {when(o.valid_until)}",
         f"contact:       {o.contact_email}",
-        f"created:       {_when(o.created_at)}",
+        f"created:       {when(o.created_at)}",
     ]
     if keys:
         lines.append("keys:")
         lines.extend(f"  {k.kid}  {k.alg}  {k.status}" for k in keys)
     return "\n".join(lines)
-
-
-def _key_rows(keys: Sequence[orgs.OrgKey]) -> list[list[str]]:
-    return [[k.kid, k.alg, k.status, _when(k.created_at), _when(k.revoked_at)] for k in keys]
 
 
 # -- org ------------------------------------------------------------------------------------
@@ -186,10 +77,10 @@ def org() -> None:
     help="1 (highest) to 3.",
 )
 @click.option(
-    "--valid-from", callback=_iso_datetime, help="Start of validity, ISO 8601 (default: now)."
+    "--valid-from", callback=iso_datetime, help="Start of validity, ISO 8601 (default: now)."
 )
 @click.option(
-    "--valid-until", callback=_iso_datetime, help="End of validity, ISO 8601 (default: none)."
+    "--valid-until", callback=iso_datetime, help="End of validity, ISO 8601 (default: none)."
 )
 @JSON_OPTION
 @click.pass_obj
@@ -207,7 +98,7 @@ def org_add(
     as_json: bool,
 ) -> None:
     """Register organisation SLUG (its OAuth client id), active from --valid-from."""
-    areas = tuple(a.strip() for item in expertise for a in item.split(",") if a.strip())
+    areas = _areas(expertise)
 
     async def work(pool: asyncpg.Pool) -> orgs.Organisation:
         return await orgs.create_org(
@@ -223,8 +114,76 @@ def org_add(
             valid_until=valid_until,
         )
 
-    made = _run(settings, work)
-    _emit(as_json, made.as_dict(), f"registered {made.slug}\n{_describe_org(made)}")
+    made = run_registry(settings, work)
+    emit(as_json, made.as_dict(), f"registered {made.slug}\n{_describe_org(made)}")
+
+
+@org.command("update")
+@click.argument("slug")
+@click.option("--name", "legal_name", help="New legal name.")
+@click.option("--email", "contact_email", help="New contact e-mail of its fraud team.")
+@click.option("--scheme", type=click.Choice(orgs.SCHEMES), help="New legal basis.")
+@click.option(
+    "--expertise",
+    multiple=True,
+    help="Areas of expertise, replacing the current ones (repeat, or separate with commas; "
+    "--expertise '' for none).",
+)
+@click.option("--trust-tier", type=click.IntRange(1, 3), help="1 (highest) to 3.")
+@click.option("--valid-from", callback=iso_datetime, help="New start of validity, ISO 8601.")
+@click.option("--valid-until", callback=iso_datetime, help="New end of validity, ISO 8601.")
+@click.option("--no-end-date", is_flag=True, help="Remove the end of validity.")
+@click.option("--reason", help="Why (in the audit log).")
+@JSON_OPTION
+@click.pass_obj
+def org_update(
+    settings: Settings,
+    slug: str,
+    legal_name: str | None,
+    contact_email: str | None,
+    scheme: str | None,
+    expertise: tuple[str, ...],
+    trust_tier: int | None,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    no_end_date: bool,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Change organisation SLUG's details; they apply to its next request.
+
+    Only the options given change. The slug (its OAuth client id) and role never change: register
+    a new organisation instead. Its standing changes with suspend, reactivate and revoke.
+    """
+    changes = orgs.OrgChanges(
+        legal_name=legal_name,
+        contact_email=contact_email,
+        scheme=scheme,
+        expertise=_areas(expertise) if expertise else None,
+        trust_tier=trust_tier,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        no_end_date=no_end_date,
+    )
+    if changes.is_empty():
+        raise click.UsageError(
+            "nothing to change: give at least one of --name, --email, --scheme, --expertise, "
+            "--trust-tier, --valid-from, --valid-until, --no-end-date"
+        )
+    updated, changed = run_registry(
+        settings, lambda pool: orgs.update_org(pool, slug, changes, reason=reason)
+    )
+    summary = f"updated {slug}: {', '.join(changed)}" if changed else f"{slug} already had these"
+    emit(
+        as_json,
+        updated.as_dict() | {"changed": list(changed)},
+        f"{summary}\n{_describe_org(updated)}",
+    )
+
+
+def _areas(expertise: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the areas of repeated and comma-separated --expertise values."""
+    return tuple(a.strip() for item in expertise for a in item.split(",") if a.strip())
 
 
 @org.command("list")
@@ -234,15 +193,15 @@ def org_add(
 @click.pass_obj
 def org_list(settings: Settings, status: str | None, role: str | None, as_json: bool) -> None:
     """List organisations by slug."""
-    found = _run(
+    found = run_registry(
         settings, lambda pool: orgs.list_orgs(pool, status=status, role=role), reads_only=True
     )
     now = datetime.now(UTC)
     rows = [
         [o.slug, o.role, o.standing(now), str(o.trust_tier), o.scheme, o.legal_name] for o in found
     ]
-    text = _table(["SLUG", "ROLE", "STATUS", "TIER", "SCHEME", "LEGAL NAME"], rows)
-    _emit(as_json, [o.as_dict() for o in found], text)
+    text = table(["SLUG", "ROLE", "STATUS", "TIER", "SCHEME", "LEGAL NAME"], rows)
+    emit(as_json, [o.as_dict() for o in found], text)
 
 
 @org.command("show")
@@ -255,9 +214,9 @@ def org_show(settings: Settings, slug: str, as_json: bool) -> None:
     async def work(pool: asyncpg.Pool) -> tuple[orgs.Organisation, list[orgs.OrgKey]]:
         return await orgs.get_org(pool, slug), await orgs.list_keys(pool, slug)
 
-    found, keys = _run(settings, work, reads_only=True)
+    found, keys = run_registry(settings, work, reads_only=True)
     data = found.as_dict() | {"keys": [k.as_dict() for k in keys]}
-    _emit(as_json, data, _describe_org(found, keys))
+    emit(as_json, data, _describe_org(found, keys))
 
 
 def _status_command(name: str, status: str, summary: str) -> click.Command:
@@ -266,8 +225,10 @@ def _status_command(name: str, status: str, summary: str) -> click.Command:
     @JSON_OPTION
     @click.pass_obj
     def command(settings: Settings, slug: str, reason: str | None, as_json: bool) -> None:
-        changed = _run(settings, lambda pool: orgs.set_status(pool, slug, status, reason=reason))
-        _emit(as_json, changed.as_dict(), f"{changed.slug} is now {changed.status}")
+        changed = run_registry(
+            settings, lambda pool: orgs.set_status(pool, slug, status, reason=reason)
+        )
+        emit(as_json, changed.as_dict(), f"{changed.slug} is now {changed.status}")
 
     command.__doc__ = summary
     return org.command(name)(command)
@@ -280,101 +241,3 @@ _status_command("reactivate", "active", "Reactivate suspended organisation SLUG.
 _status_command(
     "revoke", "revoked", "Revoke organisation SLUG for good (it cannot be reactivated)."
 )
-
-
-# -- key ------------------------------------------------------------------------------------
-
-
-@click.group()
-def key() -> None:
-    """Register and revoke organisations' public keys."""
-
-
-@key.command("add")
-@click.argument("slug")
-@click.argument("key_file", type=click.File("rb"))
-@click.option(
-    "--kid", help="Key id (PEM files; default: the JWK's kid, else its RFC 7638 thumbprint)."
-)
-@click.option(
-    "--alg",
-    type=click.Choice(ALGORITHMS),
-    help="Signature algorithm (default: the JWK's alg; ES256 or EdDSA by key type; "
-    "RSA keys must say PS256 or RS256).",
-)
-@JSON_OPTION
-@click.pass_obj
-def key_add(
-    settings: Settings,
-    slug: str,
-    key_file: IO[bytes],
-    kid: str | None,
-    alg: str | None,
-    as_json: bool,
-) -> None:
-    """Register the public key in KEY_FILE (a JWK or a PEM; - for stdin) for organisation SLUG."""
-    try:
-        parsed = public_keys.parse_public_key(
-            key_file.read(public_keys.MAX_KEY_BYTES + 1), kid=kid, alg=alg
-        )
-    except ValidationFailed as exc:
-        raise InvalidInput(exc.detail) from exc
-    added = _run(settings, lambda pool: orgs.add_key(pool, slug, parsed))
-    text = f"registered key {added.kid} ({added.alg}) for {slug}\nthumbprint: {added.thumbprint}"
-    _emit(as_json, added.as_dict(), text)
-
-
-@key.command("list")
-@click.argument("slug")
-@click.option("--active", "active_only", is_flag=True, help="Only keys that may sign.")
-@JSON_OPTION
-@click.pass_obj
-def key_list(settings: Settings, slug: str, active_only: bool, as_json: bool) -> None:
-    """List organisation SLUG's keys, newest first."""
-    found = _run(
-        settings, lambda pool: orgs.list_keys(pool, slug, active_only=active_only), reads_only=True
-    )
-    text = _table(["KID", "ALG", "STATUS", "CREATED", "REVOKED"], _key_rows(found))
-    _emit(as_json, [k.as_dict() for k in found], text)
-
-
-@key.command("revoke")
-@click.argument("slug")
-@click.argument("kid")
-@JSON_OPTION
-@click.pass_obj
-def key_revoke(settings: Settings, slug: str, kid: str, as_json: bool) -> None:
-    """Revoke key KID of organisation SLUG: it signs no client assertion from now on."""
-    revoked = _run(settings, lambda pool: orgs.revoke_key(pool, slug, kid))
-    _emit(as_json, revoked.as_dict(), f"revoked key {revoked.kid} of {slug}")
-
-
-# -- service-key ----------------------------------------------------------------------------
-
-
-@click.group("service-key")
-def service_key() -> None:
-    """The service's own access-token signing keys (published at /.well-known/jwks.json)."""
-
-
-@service_key.command("rotate")
-@JSON_OPTION
-@click.pass_obj
-def service_key_rotate(settings: Settings, as_json: bool) -> None:
-    """Make a new signing key; tokens signed by the old one stay valid until they expire."""
-    retired, kid = _run(settings, service_keys.rotate)
-    text = f"new signing key {kid}" + (f" (retired {retired})" if retired else "")
-    _emit(as_json, {"kid": kid, "retired_kid": retired}, text)
-
-
-@service_key.command("list")
-@JSON_OPTION
-@click.pass_obj
-def service_key_list(settings: Settings, as_json: bool) -> None:
-    """List the signing keys: active, published (retired, still in the JWKS) or retired."""
-    found = _run(
-        settings, lambda pool: service_keys.list_service_keys(pool, settings), reads_only=True
-    )
-    rows = [[k.kid, k.state, _when(k.created_at), _when(k.retired_at)] for k in found]
-    text = _table(["KID", "STATE", "CREATED", "RETIRED"], rows)
-    _emit(as_json, [k.as_dict() for k in found], text)

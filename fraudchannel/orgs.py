@@ -1,6 +1,7 @@
 """The organisation registry: organisations, their standing, and their public keys.
 
-The keys arrive checked (fraudchannel.public_keys.parse_public_key, pure).
+Its records and their rules are in fraudchannel/org_records.py (pure); the keys arrive checked
+(fraudchannel.public_keys.parse_public_key, pure).
 
 Operators change it with `fraudchannel org ...` and `fraudchannel key ...` (cli_orgs.py); the token
 endpoint reads it (assertions.py). Every state change passes through `_change`, the one place the
@@ -9,28 +10,47 @@ audit log will be appended (DESIGN: Records, audit and transparency).
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
-from uuid import UUID
+from typing import Final
 
 import asyncpg
 import structlog
-from email_validator import EmailNotValidError, validate_email
 
 from fraudchannel.db import query
 from fraudchannel.errors import Conflict, FraudChannelError, NotFound, ValidationFailed
+from fraudchannel.org_records import (
+    ROLES,
+    SCHEMES,
+    STATUSES,
+    Organisation,
+    OrgChanges,
+    OrgKey,
+    check_changes,
+    check_new_org,
+)
 from fraudchannel.public_keys import ParsedKey
+
+__all__ = [
+    "ROLES",
+    "SCHEMES",
+    "STATUSES",
+    "OrgChanges",
+    "OrgKey",
+    "Organisation",
+    "add_key",
+    "check_changes",
+    "check_new_org",
+    "create_org",
+    "get_org",
+    "list_keys",
+    "list_orgs",
+    "revoke_key",
+    "set_status",
+    "update_org",
+]
 
 log = structlog.get_logger(__name__)
 
-ROLES: Final = ("reporter", "platform", "admin")
-SCHEMES: Final = ("ofcom_icu_d14", "dsa_art22", "bilateral", "other")
-STATUSES: Final = ("active", "suspended", "revoked")
-SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # as organisations_slug_check
-EXPERTISE: Final = re.compile(r"^[a-z0-9][a-z0-9_:-]{0,39}$")
-MAX_EXPERTISE: Final = 20
 # target status -> (audit action, the statuses it may be reached from).
 _MOVES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "suspended": ("org_suspended", ("active",)),
@@ -42,152 +62,23 @@ INSERT_ORG = query("orgs", "insert_org")
 LIST_ORGS = query("orgs", "list_orgs")
 GET_ORG = query("orgs", "get_org")
 SET_ORG_STATUS = query("orgs", "set_org_status")
+UPDATE_ORG = query("orgs", "update_org")
 INSERT_KEY = query("orgs", "insert_key")
 LIST_KEYS = query("orgs", "list_keys")
 REVOKE_KEY = query("orgs", "revoke_key")
 KEY_STATUS = query("orgs", "key_status")
 
 
-@dataclass(frozen=True, slots=True)
-class Organisation:
-    """One registered organisation (a row of `organisations`); `trust_tier` 1 (highest) .. 3."""
-
-    id: UUID
-    slug: str
-    legal_name: str
-    role: str
-    scheme: str
-    expertise: tuple[str, ...]
-    trust_tier: int
-    status: str
-    status_reason: str | None
-    valid_from: datetime
-    valid_until: datetime | None
-    contact_email: str
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_record(cls, row: asyncpg.Record) -> Organisation:
-        """Return the organisation in a row of the registry's queries."""
-        values = dict(row)
-        values["expertise"] = tuple(values["expertise"])
-        return cls(**values)
-
-    def standing(self, now: datetime) -> str:
-        """Return `status`, or "not_yet_valid" / "expired" for an active one outside its dates."""
-        if self.status != "active":
-            return self.status
-        if now < self.valid_from:
-            return "not_yet_valid"
-        if self.valid_until is not None and now >= self.valid_until:
-            return "expired"
-        return "active"
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the organisation as JSON-ready values (ISO 8601 times, the id as text)."""
-        return _jsonable(asdict(self))
-
-
-@dataclass(frozen=True, slots=True)
-class OrgKey:
-    """One registered public key (a row of `org_keys`); `jwk` holds public members only."""
-
-    id: UUID
-    org_id: UUID
-    kid: str
-    alg: str
-    jwk: dict[str, Any]
-    thumbprint: str
-    status: str
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @classmethod
-    def from_record(cls, row: asyncpg.Record) -> OrgKey:
-        """Return the key in a row of the registry's queries."""
-        return cls(**dict(row))
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the key as JSON-ready values."""
-        return _jsonable(asdict(self))
-
-
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, datetime):
-            out[name] = value.isoformat()
-        elif isinstance(value, UUID):
-            out[name] = str(value)
-        elif isinstance(value, tuple):
-            out[name] = list(value)
-        else:
-            out[name] = value
-    return out
-
-
-# -- validation (pure) ------------------------------------------------------------------------
-
-
-def check_new_org(
-    *,
-    slug: str,
-    legal_name: str,
-    role: str,
-    scheme: str,
-    expertise: tuple[str, ...],
-    trust_tier: int,
-    contact_email: str,
-    valid_from: datetime | None,
-    valid_until: datetime | None,
-    now: datetime,
-) -> str:
-    """Return the normalised contact e-mail; raise ValidationFailed naming the first bad field.
-
-    Datetimes must carry a time zone; `valid_until` must lie after `valid_from` (default `now`).
-    """
-    if not SLUG.match(slug):
-        raise ValidationFailed(
-            "slug must be 2 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit",
-            field="slug",
-        )
-    if not legal_name.strip() or len(legal_name) > 200 or not legal_name.isprintable():
-        raise ValidationFailed(
-            "legal name must be 1 to 200 printable characters (no control characters)",
-            field="legal_name",
-        )
-    if role not in ROLES:
-        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
-    if scheme not in SCHEMES:
-        raise ValidationFailed(f"scheme must be one of {', '.join(SCHEMES)}", field="scheme")
-    if len(expertise) > MAX_EXPERTISE or not all(EXPERTISE.match(e) for e in expertise):
-        raise ValidationFailed(
-            f"expertise takes at most {MAX_EXPERTISE} areas, each 1 to 40 characters of a-z, 0-9, "
-            "'_', ':' and '-'",
-            field="expertise",
-        )
-    if not 1 <= trust_tier <= 3:
-        raise ValidationFailed("trust tier must be 1 (highest), 2 or 3", field="trust_tier")
-    try:
-        email = validate_email(contact_email, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValidationFailed(
-            f"contact e-mail is not valid: {exc}", field="contact_email"
-        ) from exc
-    for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed(f"{name} needs a time zone", field=name)
-    if valid_until is not None and valid_until <= (valid_from or now):
-        raise ValidationFailed("valid_until must lie after valid_from", field="valid_until")
-    return email
-
-
 # -- the registry (I/O) -----------------------------------------------------------------------
 
 
 async def _change(
-    pool: asyncpg.Pool, action: str, sql: str, *args: object, reason: str | None = None
+    pool: asyncpg.Pool,
+    action: str,
+    sql: str,
+    *args: object,
+    reason: str | None = None,
+    **details: object,
 ) -> asyncpg.Record | None:
     """Run one registry state change (a single statement) in its own transaction; return its row.
 
@@ -201,7 +92,7 @@ async def _change(
             subject = {"org_id": str(row.get("org_id") or row["id"])}
             if "kid" in row:
                 subject["kid"] = row["kid"]
-            log.info("registry_changed", action=action, reason=reason, **subject)
+            log.info("registry_changed", action=action, reason=reason, **subject, **details)
     return row
 
 
@@ -280,6 +171,45 @@ async def set_status(
         current = await get_org(pool, slug)  # raises NotFound
         raise Conflict(f"organisation {slug!r} is {current.status}; it cannot become {status}")
     return Organisation.from_record(row)
+
+
+async def update_org(
+    pool: asyncpg.Pool, slug: str, changes: OrgChanges, *, reason: str | None = None
+) -> tuple[Organisation, tuple[str, ...]]:
+    """Change organisation `slug`'s details; return it as it now is and the fields that changed.
+
+    Changes take effect at once: access tokens read the organisation on every request, so a new
+    trust tier or end of validity applies to the next one. Asking for what is already there
+    changes nothing and records nothing. Raises NotFound for an unknown slug, Conflict for a
+    revoked organisation (final), ValidationFailed for a bad field (see check_changes).
+    """
+    current = await get_org(pool, slug)
+    if current.status == "revoked":
+        raise Conflict(f"organisation {slug!r} is revoked; its details can no longer change")
+    normal, changed = check_changes(current, changes, datetime.now(UTC))
+    if not changed:
+        return current, ()
+    args = (
+        normal.legal_name,
+        normal.scheme,
+        None if normal.expertise is None else list(normal.expertise),
+        normal.trust_tier,
+        normal.contact_email,
+        normal.valid_from,
+        normal.valid_until,
+        normal.no_end_date,
+    )
+    try:
+        row = await _change(
+            pool, "org_updated", UPDATE_ORG, slug, *args, reason=reason, changed=list(changed)
+        )
+    except asyncpg.CheckViolationError as exc:  # another change moved the dates meanwhile
+        raise ValidationFailed(
+            "valid_until must lie after valid_from", field="valid_until"
+        ) from exc
+    if row is None:
+        raise Conflict(f"organisation {slug!r} was revoked meanwhile; nothing changed")
+    return Organisation.from_record(row), changed
 
 
 async def add_key(pool: asyncpg.Pool, slug: str, key: ParsedKey) -> OrgKey:

@@ -75,3 +75,23 @@ SELECT k.status
   FROM org_keys AS k
   JOIN organisations AS o ON o.id = k.org_id
  WHERE o.slug = $1::text AND k.kid = $2::text;
+
+-- name: update_org
+-- Change an organisation's details (not its slug, role or status); a NULL leaves a field as it
+-- is. No row when there is no such organisation or it is revoked (final). Raises check_violation
+-- (organisations_validity_check) when the validity would end before it starts.
+-- $1 slug, $2 legal_name, $3 scheme, $4 expertise, $5 trust_tier, $6 contact_email,
+-- $7 valid_from, $8 valid_until, $9 no end date (valid_until becomes NULL)
+UPDATE organisations
+   SET legal_name    = coalesce($2::text, legal_name),
+       scheme        = coalesce($3::org_scheme, scheme),
+       expertise     = coalesce($4::text[], expertise),
+       trust_tier    = coalesce($5::smallint, trust_tier),
+       contact_email = coalesce($6::text, contact_email),
+       valid_from    = coalesce($7::timestamptz, valid_from),
+       valid_until   = CASE WHEN $9::boolean THEN NULL
+                            ELSE coalesce($8::timestamptz, valid_until) END,
+       updated_at    = now()
+ WHERE slug = $1::text AND status <> 'revoked'
+RETURNING id, slug, legal_name, role, scheme, expertise, trust_tier, status, status_reason,
+          valid_from, valid_until, contact_email, created_at, updated_at;

@@ -1,14 +1,16 @@
-"""Registry field checks (pure): what an operator may type when registering an organisation."""
+"""Registry field checks (pure): what an operator may type when registering an organisation or
+changing one."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from fraudchannel.errors import ValidationFailed
-from fraudchannel.orgs import check_new_org
+from fraudchannel.orgs import Organisation, OrgChanges, check_changes, check_new_org
 
 GOOD: dict[str, Any] = {
     "slug": "acme-bank",
@@ -41,3 +43,75 @@ def test_control_characters_and_empty_or_long_legal_names_are_refused(name: str)
 def test_a_naive_validity_date_is_refused() -> None:
     with pytest.raises(ValidationFailed, match="time zone"):
         check_new_org(**GOOD | {"valid_until": datetime(2027, 1, 1)})  # noqa: DTZ001
+
+
+# -- changes to a registered organisation (check_changes) --------------------------------------
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+CURRENT = Organisation(
+    id=uuid.UUID(int=1),
+    slug="acme-bank",
+    legal_name="Acme Bank plc",
+    role="reporter",
+    scheme="ofcom_icu_d14",
+    expertise=("investment",),
+    trust_tier=2,
+    status="active",
+    status_reason=None,
+    valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+    valid_until=datetime(2027, 1, 1, tzinfo=UTC),
+    contact_email="fraud-ops@acme-bank.example",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "changed"),
+    [
+        (OrgChanges(), OrgChanges(), ()),
+        # what is already there changes nothing, once normalised
+        (OrgChanges(trust_tier=2, legal_name=" Acme Bank plc "), OrgChanges(), ()),
+        (OrgChanges(contact_email="Fraud-Ops@ACME-BANK.example"),
+         OrgChanges(contact_email="Fraud-Ops@acme-bank.example"), ("contact_email",)),
+        (OrgChanges(expertise=()), OrgChanges(expertise=()), ("expertise",)),
+        (OrgChanges(trust_tier=1, scheme="dsa_art22"),
+         OrgChanges(scheme="dsa_art22", trust_tier=1), ("scheme", "trust_tier")),
+        (OrgChanges(no_end_date=True), OrgChanges(no_end_date=True), ("valid_until",)),
+        (OrgChanges(valid_until=datetime(2030, 1, 1, tzinfo=UTC)),
+         OrgChanges(valid_until=datetime(2030, 1, 1, tzinfo=UTC)), ("valid_until",)),
+    ],
+)  # fmt: skip
+def test_changes_are_normalised_and_named(
+    changes: OrgChanges, expected: OrgChanges, changed: tuple[str, ...]
+) -> None:
+    assert check_changes(CURRENT, changes, NOW) == (expected, changed)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        # the organisation after the change is checked whole: either date can break the order
+        (OrgChanges(valid_from=datetime(2027, 6, 1, tzinfo=UTC)), "valid_until", "after"),
+        (OrgChanges(valid_until=datetime(2025, 1, 1, tzinfo=UTC)), "valid_until", "after"),
+        (OrgChanges(valid_until=datetime(2030, 1, 1, tzinfo=UTC), no_end_date=True),
+         "valid_until", "not both"),
+        (OrgChanges(valid_until=datetime(2030, 1, 1)), "valid_until", "time zone"),  # noqa: DTZ001
+        (OrgChanges(legal_name="Acme\nBank"), "legal_name", "legal name"),
+        (OrgChanges(contact_email="nope"), "contact_email", "e-mail"),
+        (OrgChanges(trust_tier=4), "trust_tier", "trust tier"),
+        (OrgChanges(scheme="whatever"), "scheme", "scheme"),
+        (OrgChanges(expertise=("Bad Area",)), "expertise", "expertise"),
+    ],
+)  # fmt: skip
+def test_a_bad_change_names_its_field(changes: OrgChanges, field: str, message: str) -> None:
+    with pytest.raises(ValidationFailed, match=message) as info:
+        check_changes(CURRENT, changes, NOW)
+    assert info.value.extensions["field"] == field
+
+
+def test_a_later_start_with_a_later_end_is_one_change() -> None:
+    later = OrgChanges(
+        valid_from=datetime(2027, 6, 1, tzinfo=UTC), valid_until=datetime(2028, 1, 1, tzinfo=UTC)
+    )
+    assert check_changes(CURRENT, later, NOW) == (later, ("valid_from", "valid_until"))
