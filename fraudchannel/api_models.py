@@ -81,8 +81,9 @@ class AcceptedItem(_Answer):
     )
     content_differs: Literal[True] | SkipJsonSchema[None] = Field(
         None,
-        description="Present on a client_ref stored by an earlier batch when this item differs "
-        "from the stored one: nothing was changed; send a correction under a new client_ref.",
+        description="Present on a client_ref already stored (by an earlier batch, or earlier in "
+        "this one) when this item differs from the stored one: nothing was changed; send a "
+        "correction under a new client_ref.",
     )
 
 

@@ -64,6 +64,7 @@ class Stored:
     outcome: str
     decision_by: datetime | None
     content_differs: bool = False  # a re-sent client_ref whose item differs from the stored one
+    body: bytes | None = None  # the stored item, when an earlier batch stored it
 
 
 @dataclass(frozen=True, slots=True)

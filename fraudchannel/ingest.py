@@ -17,8 +17,9 @@ The answer (HTTP 202, DSA Art 16(4) confirmation of receipt) lists every item in
                 "registrable_domain"?}, "outcome", "ticket_id", "indicative_decision_by"}
                | {"index", "client_ref"?, "errors": [{"pointer", "code", "detail"}]}]}
 `indicative_decision_by` is the ticket's SLA due time for its priority band (fraudchannel.priority).
-A `duplicate_of_own_report` answer to a client_ref sent in an earlier batch carries
-`"content_differs": true` when the item differs from the stored one (nothing is changed).
+A `duplicate_of_own_report` answer (a client_ref sent in an earlier batch, or earlier in this
+one) carries `"content_differs": true` when the item differs from the stored one (nothing is
+changed). The first valid item of a client_ref is the one stored.
 """
 
 from __future__ import annotations
@@ -274,7 +275,8 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
             "duplicate_of_own_report",
             r["sla_due_at"],
             # Nothing is changed either way; saying so keeps a correction from vanishing unseen.
-            content_differs=r["body"].encode() != sent[r["client_ref"]],
+            content_differs=(body := r["body"].encode()) != sent[r["client_ref"]],
+            body=body,
         )
         for r in rows
     }
@@ -287,6 +289,7 @@ def _answer(
     items: list[dict[str, Any]] = []
     counts = dict.fromkeys(("accepted", "rejected", *OUTCOMES), 0)
     refs = {n.index: n.client_ref for n in prepared.notices}
+    bodies = {n.index: n.body for n in prepared.notices} if prepared.repeats else {}
     for index in range(prepared.size):
         rejected = prepared.rejected.get(index)
         if rejected is not None:
@@ -307,7 +310,12 @@ def _answer(
             "ticket_id": str(s.ticket_id),
             "indicative_decision_by": s.decision_by,
         }
-        if earlier is None and s.content_differs:
+        if earlier is None:
+            differs = s.content_differs
+        else:  # a repeat is compared with what is stored: by an earlier batch, or by this one
+            stored_body = bodies[earlier] if s.body is None else s.body
+            differs = prepared.repeat_bodies[index] != stored_body
+        if differs:
             entry["content_differs"] = True
         items.append(entry)
     answer = {

@@ -98,14 +98,18 @@ class Notice:
 class Prepared:
     """A batch split into what to store and what to answer without storing.
 
-    notices: valid items, the first of each client_ref, in index order.
+    notices: valid items, the first valid one of each client_ref, in index order (an invalid
+        item stores nothing, so a later valid item with its client_ref is the one stored).
     repeats: {index: index of the earlier notice with the same client_ref}.
+    repeat_bodies: {index: the repeat's item as sent (as Notice.body)}, to tell whether it
+        differs from the one stored.
     rejected: {index: {index, client_ref?, errors}}.
     """
 
     size: int
     notices: list[Notice] = field(default_factory=list)
     repeats: dict[int, int] = field(default_factory=dict)
+    repeat_bodies: dict[int, bytes] = field(default_factory=dict)
     rejected: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -181,7 +185,7 @@ class Preparer:
     def __init__(self, batch: RawBatch) -> None:
         self._raw = batch.reports
         self._done = 0
-        self._first_of: dict[str, int] = {}
+        self._first_of: dict[str, Notice] = {}
         self._canonical = _Canonicaliser()
         self.result = Prepared(size=len(batch.reports))
 
@@ -222,12 +226,15 @@ class Preparer:
             if errors or isinstance(target, dict):
                 out.rejected[index] = _rejection(index, raw, errors)
                 continue
+            body = to_json(raw)
             earlier = first_of.get(checked.client_ref)
             if earlier is not None:
-                out.repeats[index] = earlier
+                out.repeats[index] = earlier.index
+                out.repeat_bodies[index] = body
                 continue
-            first_of[checked.client_ref] = index
-            out.notices.append(Notice(index, checked, to_json(raw), target, related))
+            notice = Notice(index, checked, body, target, related)
+            first_of[checked.client_ref] = notice
+            out.notices.append(notice)
 
 
 def _rejection(index: int, raw: Any, errors: list[ItemError]) -> dict[str, Any]:

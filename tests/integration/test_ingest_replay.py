@@ -68,7 +68,57 @@ async def test_a_client_ref_twice_in_one_batch_is_a_duplicate_of_the_first(
     assert second["outcome"] == "duplicate_of_own_report"
     assert second["report_id"] == first["report_id"]
     assert second["index"] == 1
+    assert second["content_differs"] is True  # another URL: the second item is not stored
+    assert "content_differs" not in first
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 1
+
+
+async def test_an_in_batch_repeat_says_whether_it_differs_from_what_is_stored(
+    pool: asyncpg.Pool,
+) -> None:
+    # A reviewer's bug: a repeat naming another target came back without content_differs, so
+    # the second target was dropped without a word. Every kind of difference is one.
+    org = await new_org(pool)
+    url = f"https://{host()}/"
+    phone = {"type": "phone", "number": "+447700900123"}
+    doc = await submit(
+        pool,
+        org,
+        [
+            url_item("a", url),
+            url_item("a", url),  # the same item again
+            url_item("a", url, target=phone),  # another target
+            url_item("a", url, explanation="Another explanation."),  # another field
+        ],
+    )
+    items = doc["items"]
+    assert [i["outcome"] for i in items] == ["new_ticket", *["duplicate_of_own_report"] * 3]
+    assert [i.get("content_differs") for i in items] == [None, None, True, True]
+    assert {i["target"]["canonical"] for i in items} == {url}
+    # In a later batch, each repeat is compared with the report stored by the first batch.
+    later = await submit(pool, org, [url_item("a", url, explanation="New."), url_item("a", url)])
+    assert [i.get("content_differs") for i in later["items"]] == [True, None]
+    later = await submit(pool, org, [url_item("a", url), url_item("a", url, explanation="New.")])
+    assert [i.get("content_differs") for i in later["items"]] == [None, True]
+    again = await submit(
+        pool, org, [url_item("a", url, explanation="New."), url_item("a", url, explanation="New.")]
+    )
+    assert [i.get("content_differs") for i in again["items"]] == [True, True]
+
+
+async def test_the_first_valid_item_of_a_client_ref_is_the_one_stored(pool: asyncpg.Pool) -> None:
+    org = await new_org(pool)
+    url = f"https://{host()}/"
+    doc = await submit(
+        pool, org, [url_item("b", "http://[not a url"), url_item("b", url), url_item("b", url)]
+    )
+    refused, stored, repeat = doc["items"]
+    assert refused["errors"][0]["pointer"] == "/reports/0/target/url"
+    assert (stored["outcome"], stored["target"]["canonical"]) == ("new_ticket", url)
+    assert (repeat["outcome"], repeat["report_id"]) == (
+        "duplicate_of_own_report",
+        stored["report_id"],
+    )
 
 
 async def test_idempotency_key_replays_the_stored_answer(pool: asyncpg.Pool) -> None:
