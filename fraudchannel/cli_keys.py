@@ -88,7 +88,7 @@ def key_list(settings: Settings, slug: str, active_only: bool, as_json: bool) ->
 @JSON_OPTION
 @click.pass_obj
 def key_revoke(settings: Settings, slug: str, kid: str, as_json: bool) -> None:
-    """Revoke key KID of organisation SLUG: it signs no client assertion from now on."""
+    """Revoke key KID of organisation SLUG: no more assertions; its tokens stop at once."""
     revoked = run_registry(settings, lambda pool: orgs.revoke_key(pool, slug, kid))
     emit(as_json, revoked.as_dict(), f"revoked key {revoked.kid} of {slug}")
 

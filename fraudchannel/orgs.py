@@ -241,7 +241,9 @@ async def list_keys(pool: asyncpg.Pool, slug: str, *, active_only: bool = False)
 async def revoke_key(pool: asyncpg.Pool, slug: str, kid: str) -> OrgKey:
     """Revoke organisation `slug`'s key `kid` (it signs no assertion from now on); return it.
 
-    Raises NotFound for an unknown slug or kid, Conflict when the key is already revoked.
+    The access tokens obtained with it stop working on their next request (tokens.authenticate
+    reads the key's status). Raises NotFound for an unknown slug or kid, Conflict when the key
+    is already revoked.
     """
     row = await _change(pool, "key_revoked", REVOKE_KEY, slug, kid)
     if row is None:

@@ -4,7 +4,7 @@ The exchange is the OAuth 2.0 client-credentials grant (RFC 6749 §4.4) with `pr
 client authentication (RFC 7523 §2.2, see assertions.py). Access tokens are JWTs in the RFC 9068
 profile (header typ "at+jwt"), signed ES256 by the active service key (service_keys.py) and
 presented as Bearer tokens (RFC 6750). The registry is asked on every request, so a suspended
-organisation's tokens stop working at once.
+organisation's tokens, and the tokens obtained with a revoked key, stop working at once.
 """
 
 from __future__ import annotations
@@ -38,6 +38,12 @@ from fraudchannel.settings import Settings
 
 ACCESS_TOKEN_TYP: Final = "at+jwt"  # noqa: S105 - RFC 9068 §2.1 media type, not a secret
 AUTHENTICATED: Final = "authenticated"  # route pseudo-scope: any valid access token will do
+# The kid of the organisation's key that signed the client assertion, so `key revoke` stops the
+# tokens it obtained. A private claim (RFC 7519 §4.3), named after RFC 9068's client_id: no
+# registered claim means "the client's authentication key". Not `cnf` {"kid"} (RFC 7800 §3.4):
+# that binds the token to a key its presenter must prove it holds, which a Bearer token is not;
+# not `kid`, the JOSE header name that here names the service's signing key.
+CLIENT_KID: Final = "client_kid"
 MAX_ACCESS_TOKEN_CHARS: Final = 4096  # ours are about 600
 _SCOPE_TOKEN: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 _PARAMETERS: Final = (
@@ -146,17 +152,23 @@ async def exchange(
     client = await authenticate_client(pool, settings, request.assertion, request.client_id)
     scopes = grant_scopes(client.role, request.scope)
     await spend(pool, client)
-    token = await issue(keyring, settings, client.org_id, client.slug, scopes)
+    token = await issue(keyring, settings, client.org_id, client.slug, client.kid, scopes)
     return TokenResponse(token, settings.access_token_ttl_s, " ".join(sorted(scopes)))
 
 
 async def issue(
-    keyring: Keyring, settings: Settings, org_id: UUID, slug: str, scopes: frozenset[str]
+    keyring: Keyring,
+    settings: Settings,
+    org_id: UUID,
+    slug: str,
+    client_kid: str,
+    scopes: frozenset[str],
 ) -> str:
     """Return an access token for organisation `slug` carrying `scopes` (RFC 9068 §2.2).
 
-    Claims: iss = aud = settings.base_url, sub = client_id = slug, org = org id, scope
-    (space-separated), jti, iat, exp = iat + access_token_ttl_s. Header: ES256, kid, typ at+jwt.
+    Claims: iss = aud = settings.base_url, sub = client_id = slug, org = org id, client_kid =
+    the kid of the org's key that authenticated the exchange, scope (space-separated), jti, iat,
+    exp = iat + access_token_ttl_s. Header: ES256, kid (the service key's), typ at+jwt.
     """
     kid, key = await keyring.signing_key()
     now = int(time.time())
@@ -166,6 +178,7 @@ async def issue(
         "sub": slug,
         "client_id": slug,
         "org": str(org_id),
+        CLIENT_KID: client_kid,
         "scope": " ".join(sorted(scopes)),
         "jti": uuid.uuid4().hex,
         "iat": now,
@@ -181,8 +194,10 @@ async def authenticate(
 
     Raises Unauthorized (error invalid_token, RFC 6750 §3.1) when the token is too large or not
     a JWT, not ES256/at+jwt, signed by no published service key (or by a key after its
-    retirement), tampered with, expired, issued for another audience or issuer, or when its
-    organisation is missing or not active right now (one primary-key lookup).
+    retirement), tampered with, expired, issued for another audience or issuer, without a
+    client_kid, or when its organisation is missing or not active right now, or the org's key
+    that obtained it (client_kid) is unknown or revoked (one query: the organisation by primary
+    key, its key by (org_id, kid)).
     """
     if len(token) > MAX_ACCESS_TOKEN_CHARS:
         raise Unauthorized(f"the access token is longer than {MAX_ACCESS_TOKEN_CHARS} characters")
@@ -211,11 +226,19 @@ async def authenticate(
         scopes = frozenset(claims["scope"].split())
     except (ValueError, TypeError, AttributeError) as exc:
         raise Unauthorized("the access token is not valid") from exc
-    row = await pool.fetchrow(ORG_FOR_TOKEN, org_id)
-    if row is None or row["slug"] != claims["sub"]:
+    client_kid = claims[CLIENT_KID]
+    if not isinstance(client_kid, str):
+        raise Unauthorized("the access token is not valid")
+    row = await pool.fetchrow(ORG_FOR_TOKEN, org_id, client_kid)
+    if row is None or row["slug"] != claims["sub"] or row["key_status"] is None:
         raise Unauthorized("the access token is not valid")
     if row["standing"] != "active":
         raise Unauthorized(f"the organisation is not active ({row['standing']})")
+    if row["key_status"] != "active":
+        raise Unauthorized(
+            f"the key that obtained the access token ({client_kid}) was revoked; "
+            "get a new token with an active key"
+        )
     return Principal(
         org_id=org_id,
         slug=row["slug"],
@@ -245,7 +268,7 @@ def _verified_claims(token: str, key: jwt.PyJWK, settings: Settings) -> dict[str
                 "verify_sub": True,
                 "verify_jti": True,
                 "strict_aud": True,
-                "require": ["iss", "aud", "sub", "org", "scope", "jti", "iat", "exp"],
+                "require": ["iss", "aud", "sub", "org", CLIENT_KID, "scope", "jti", "iat", "exp"],
                 "enforce_minimum_key_length": True,
             },
         )

@@ -111,8 +111,8 @@ MALFORMED_AUTHORIZATION: Final = problem(
 UNAUTHORIZED: Final = problem(
     401,
     "No access token (WWW-Authenticate without an error code), or one that is not valid: "
-    "malformed, expired, signed by a retired key, or of an organisation no longer active "
-    '(`error="invalid_token"`).',
+    "malformed, expired, signed by a retired key, of an organisation no longer active, or "
+    'obtained with an organisation key since revoked (`error="invalid_token"`).',
     headers=("WWW-Authenticate",),
 )
 INSUFFICIENT_SCOPE: Final = problem(

@@ -31,14 +31,18 @@ VALUES ($1::uuid, $2::text, $3::timestamptz)
 RETURNING true AS fresh;
 
 -- name: org_for_token
--- The organisation an access token names, with its standing now (see client_key); no row when
--- it does not exist. One primary-key lookup per authenticated request. $1 org_id
+-- The organisation an access token names, with its standing now (see client_key), and the status
+-- of its key $2 that obtained the token ("active" or "revoked"; NULL: no such key); no row when
+-- the organisation does not exist. Runs on every authenticated request: one primary-key lookup
+-- plus one probe of org_keys_org_kid_key. $1 org_id, $2 kid (the token's client_kid)
 SELECT o.slug, o.role, o.trust_tier,
        CASE WHEN o.status <> 'active' THEN o.status::text
             WHEN o.valid_from > now() THEN 'not_yet_valid'
             WHEN o.valid_until <= now() THEN 'expired'
-            ELSE 'active' END AS standing
+            ELSE 'active' END AS standing,
+       k.status::text AS key_status
   FROM organisations AS o
+  LEFT JOIN org_keys AS k ON k.org_id = o.id AND k.kid = $2::text
  WHERE o.id = $1::uuid;
 
 -- name: active_service_key

@@ -51,6 +51,7 @@ async def test_exchange_then_call_v1(
     claims = jwt.decode(token, key, algorithms=["ES256"], audience=server.url, issuer=server.url)
     assert claims["sub"] == claims["client_id"] == creds.slug
     assert claims["org"] == str(creds.org_id)
+    assert claims["client_kid"] == creds.kid  # the org key that authenticated the exchange
     assert claims["scope"] == answer.body["scope"]
     assert claims["exp"] - claims["iat"] == server.settings.access_token_ttl_s
     assert claims["jti"]
