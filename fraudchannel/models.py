@@ -2,22 +2,18 @@
 
 Strict by design: unknown members are refused (`extra="forbid"`), every string is bounded and may
 not hold NUL (PostgreSQL text cannot store it), numbers are never read from strings, and
-timestamps must carry a UTC offset. fraudchannel.parsing reads requests into these models with
-RFC 6901 pointers on every error; `SCHEMA_DOCUMENTS` feeds `make schemas` (fraudchannel.schemas).
+timestamps must carry a UTC offset (the field types: fraudchannel.field_types).
+fraudchannel.parsing reads requests into these models with RFC 6901 pointers on every error;
+`SCHEMA_DOCUMENTS` feeds `make schemas` (fraudchannel.schemas).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
-    AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -27,8 +23,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from fraudchannel.iso4217 import CURRENCIES
-from fraudchannel.pointers import NUL_FREE, pointer_errors
+from fraudchannel.field_types import (
+    ClientRef,
+    Currency,
+    ObservedAt,
+    Prose200,
+    Prose500,
+    Prose1000,
+    Prose2000,
+    Text32,
+    Text64,
+    Text128,
+    Text256,
+    Text320,
+    TrueBoolean,
+    UrlText,
+)
+from fraudchannel.pointers import pointer_errors
 from fraudchannel.settings import Settings
 from fraudchannel.taxonomy import ScamType
 
@@ -38,83 +49,6 @@ BATCH_SCHEMA_FILE: Final = "report-batch.v1.schema.json"
 DEFAULT_MAX_REPORTS: Final[int] = Settings.model_fields["max_batch_reports"].default
 MAX_RELATED: Final = 10
 MAX_EVIDENCE: Final = 10
-
-# Printable ASCII, no leading or trailing space: safe in logs, URLs and spreadsheets.
-CLIENT_REF_PATTERN: Final = r"^[!-~](?:[ -~]*[!-~])?$"
-
-Text32 = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NUL_FREE)]
-Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NUL_FREE)]
-Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NUL_FREE)]
-Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NUL_FREE)]
-Text256 = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NUL_FREE)]
-Text320 = Annotated[str, StringConstraints(min_length=1, max_length=320, pattern=NUL_FREE)]
-Text500 = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NUL_FREE)]
-Text1000 = Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=NUL_FREE)]
-Text2000 = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NUL_FREE)]
-UrlText = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=NUL_FREE)]
-ClientRef = Annotated[
-    str,
-    StringConstraints(max_length=128, pattern=CLIENT_REF_PATTERN),
-    Field(description="The reporter's own id of this report, unique per organisation."),
-]
-
-
-def _known_currency(code: str) -> str:
-    if code not in CURRENCIES:
-        raise PydanticCustomError("currency_unknown", "not an ISO 4217 currency code in use")
-    return code
-
-
-def _true_boolean(value: Any) -> Any:
-    # Literal[True] alone matches 1 and 1.0 (1 == True): a boolean must be a JSON boolean.
-    if not isinstance(value, bool):
-        raise PydanticCustomError("bool_type", "Input should be a valid boolean")
-    return value
-
-
-TrueBoolean = Annotated[Literal[True], BeforeValidator(_true_boolean)]
-
-# An RFC 3339 date-time starts with its full-date; pydantic explains every other flaw precisely.
-_RFC3339_START: Final = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-def _rfc3339_text(value: Any) -> Any:
-    # Lax datetimes read numbers (and digit strings) as Unix seconds: a guess (s or ms?).
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _RFC3339_START.match(value):
-        raise PydanticCustomError(
-            "datetime_format", "Input should be an RFC 3339 date-time with an offset"
-        )
-    return value
-
-
-def _utc_representable(value: datetime) -> datetime:
-    # "0001-01-01T00:00:00+14:00" parses, but its UTC instant lies before year 1: neither Python
-    # nor the database driver can store it.
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise PydanticCustomError(
-            "datetime_out_of_range", "The instant in UTC lies outside years 1 to 9999"
-        ) from None
-    return value
-
-
-Rfc3339 = Annotated[
-    AwareDatetime,
-    BeforeValidator(_rfc3339_text),
-    AfterValidator(_utc_representable),
-    Field(strict=False),
-]
-
-
-Currency = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    AfterValidator(_known_currency),
-    Field(json_schema_extra={"enum": sorted(CURRENCIES)}),
-]
 
 
 class _Wire(BaseModel):
@@ -289,7 +223,7 @@ class Evidence(_Wire):
         ]
         | None
     ) = None
-    description: Text1000 | None = None
+    description: Prose1000 | None = None
 
     @model_validator(mode="after")
     def _locatable(self) -> Evidence:
@@ -313,17 +247,19 @@ class ReportItem(_Wire):
         description="Other targets behind the same scam (they are stored, not ticketed).",
     )
     scam_type: ScamType
-    explanation: Text2000 = Field(
+    explanation: Prose2000 = Field(
         description="Why the target is illegal: a sufficiently substantiated explanation "
         "(DSA Art 16(2)(a))."
     )
-    legal_ground: Text500 | None = Field(
+    legal_ground: Prose500 | None = Field(
         None, description="Law breached, e.g. 'Fraud Act 2006 s2'."
     )
-    observed_at: Rfc3339 | None = Field(
-        None, description="When the reporter saw it (RFC 3339 with offset)."
+    observed_at: ObservedAt | None = Field(
+        None,
+        description="When the reporter saw it (RFC 3339 with offset): from 1970 up to 15 "
+        "minutes after receipt.",
     )
-    impersonated_brand: Text200 | None = None
+    impersonated_brand: Prose200 | None = None
     victim_loss: VictimLoss | None = None
     victim_count: int | None = Field(None, ge=0, le=1_000_000_000)
     confidence: Literal["low", "medium", "high"] | None = None
@@ -333,7 +269,7 @@ class ReportItem(_Wire):
 class Submitter(_Wire):
     """The individual submitting on the organisation's behalf (DSA Art 16(2)(c))."""
 
-    name: Text200
+    name: Prose200
     email: EmailStr = Field(max_length=320)
 
 

@@ -53,14 +53,20 @@ _WHERE: Final = re.compile(r" at line (\d+) column (\d+)$")
 _NOT_NUMBERS: Final = (b"-Infinity", b"Infinity", b"NaN")
 
 
+UTF8_BOM: Final = b"\xef\xbb\xbf"
+
+
 def read_json(body: bytes) -> Any:
     """Return the one JSON value of `body`, or raise BadRequest (400).
 
     Refused: anything not JSON text (syntax, trailing data, invalid UTF-8, lone surrogate
     escapes, nesting deeper than 200), NaN and Infinity (not JSON numbers, RFC 8259 §6), and an
     object repeating a member name: parsers disagree on which value wins, so the service never
-    guesses (RFC 7493 §2.3, I-JSON). One pass of jiter, the parser inside pydantic.
+    guesses (RFC 7493 §2.3, I-JSON). One pass of jiter, the parser inside pydantic. A UTF-8 byte
+    order mark at the start is ignored (RFC 8259 §8.1 allows it; .NET and PowerShell write one).
     """
+    if body.startswith(UTF8_BOM):
+        body = body[len(UTF8_BOM) :]
     try:
         return jiter.from_json(body, catch_duplicate_keys=True, allow_inf_nan=False)
     except ValueError as exc:

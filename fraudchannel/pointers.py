@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from fraudchannel.terms import TARGET_TYPES
 
 NUL_FREE: Final = r"^[^\x00]*$"  # the pattern every bounded string of the schema carries
+# Free text a person writes (an explanation, a name): NUL-free, and not only white space.
+PROSE: Final = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
 def escape_pointer_token(token: str | int) -> str:
@@ -40,13 +42,18 @@ def _tokens(loc: Iterable[str | int]) -> list[str | int]:
 def pointer_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """Return `exc`'s errors as `[{pointer, code, detail}]`, pointers under `prefix` (RFC 6901)."""
     errors = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=True):
+    for err in exc.errors(include_url=False, include_input=True, include_context=True):
         tokens = _tokens(err["loc"])
         pointer = prefix + "".join("/" + escape_pointer_token(t) for t in tokens)
         code, detail = err["type"], err["msg"]
         if code in ("union_tag_invalid", "union_tag_not_found"):
             pointer += "/type"
-        if code == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == NUL_FREE:
+        pattern = (
+            (err.get("ctx") or {}).get("pattern") if code == "string_pattern_mismatch" else None
+        )
+        if pattern == NUL_FREE or (pattern == PROSE and "\x00" in str(err.get("input"))):
             code, detail = "nul_character", "NUL characters are not allowed"
+        elif pattern == PROSE:
+            code, detail = "blank_text", "The text must not be empty or only white space"
         errors.append({"pointer": pointer, "code": code, "detail": detail})
     return errors

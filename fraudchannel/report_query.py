@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from fraudchannel.models import ClientRef, Rfc3339
+from fraudchannel.field_types import ClientRef, Rfc3339
 from fraudchannel.taxonomy import ScamType
 from fraudchannel.terms import StoredOutcome, TargetType, TicketStatus
 

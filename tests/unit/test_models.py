@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -179,6 +180,58 @@ def test_observed_at_needs_an_offset() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("observed_at", "code"),
+    [
+        ("1900-01-01T00:00:00Z", "observed_at_too_early"),
+        ("1969-12-31T23:59:59Z", "observed_at_too_early"),
+        ("2999-01-01T00:00:00Z", "observed_at_in_future"),
+        # the seconds of a UTC-local time sent with "Z" from UTC+14: hours ahead, refused
+        (lambda: (datetime.now(UTC) + timedelta(hours=14)).isoformat(), "observed_at_in_future"),
+        (lambda: (datetime.now(UTC) + timedelta(minutes=16)).isoformat(), "observed_at_in_future"),
+        ("1970-01-01T00:00:00Z", None),
+        (lambda: (datetime.now(UTC) + timedelta(minutes=14)).isoformat(), None),  # clock skew
+        (lambda: datetime.now(UTC).astimezone(timezone(timedelta(hours=-14))).isoformat(), None),
+    ],
+)
+def test_observed_at_lies_between_1970_and_receipt(observed_at: Any, code: str | None) -> None:
+    # A reviewer's finding: year 2999 and 1900 were stored as facts of the report.
+    text = observed_at() if callable(observed_at) else observed_at
+    result = validate_item(0, item(observed_at=text))
+    if code is None:
+        assert isinstance(result, ReportItem), result
+    else:
+        assert isinstance(result, list)
+        assert [(e["pointer"], e["code"]) for e in result] == [("/reports/0/observed_at", code)]
+
+
+@pytest.mark.parametrize("blank", ["", " ", "   \t\n", "\u00a0\u3000", "\u2028"])
+def test_free_text_is_never_only_white_space(blank: str) -> None:
+    # A reviewer's finding: an explanation of spaces passed, though DSA Art 16(2)(a) asks for a
+    # sufficiently substantiated one. Every field a person writes is checked alike.
+    evidence = [{"kind": "screenshot", "sha256": "a" * 64, "description": blank}]
+    raw = item(explanation=blank, legal_ground=blank, impersonated_brand=blank, evidence=evidence)
+    codes = {e["pointer"]: e["code"] for e in errors_of(0, raw)}
+    expected = "string_too_short" if blank == "" else "blank_text"
+    assert codes == {
+        "/reports/0/explanation": expected,
+        "/reports/0/legal_ground": expected,
+        "/reports/0/impersonated_brand": expected,
+        "/reports/0/evidence/0/description": expected,
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        parse_envelope(
+            envelope([item()], submitter={"name": blank, "email": "a@b.example"}), max_reports=10
+        )
+    assert [e["pointer"] for e in caught.value.extensions["errors"]] == ["/submitter/name"]
+
+
+def test_free_text_may_have_white_space_around_words() -> None:
+    assert isinstance(validate_item(0, item(explanation="  Fake login page.\n")), ReportItem)
+    errs = errors_of(0, item(explanation=" \x00 "))
+    assert [e["code"] for e in errs] == ["nul_character"]
+
+
 def test_scam_type_and_confidence_are_closed() -> None:
     assert pointers(0, item(scam_type="spam", confidence=0.9)) == {
         "/reports/0/scam_type",
@@ -245,6 +298,14 @@ def test_more_items_than_the_setting_allows_is_422() -> None:
 def test_unreadable_json_is_400(body: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_envelope(body, max_reports=10)
+
+
+def test_a_utf8_byte_order_mark_is_ignored() -> None:
+    # RFC 8259 §8.1 lets a parser ignore it; .NET and PowerShell write one by default.
+    batch = parse_envelope(b"\xef\xbb\xbf" + envelope([item()]), max_reports=10)
+    assert batch.reports == [item()]
+    with pytest.raises(BadRequest):  # only one, only at the start
+        parse_envelope(b"\xef\xbb\xbf" * 2 + envelope([item()]), max_reports=10)
 
 
 def test_envelope_that_is_not_an_object_is_422() -> None:
