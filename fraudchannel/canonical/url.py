@@ -64,7 +64,10 @@ _TRACKING_ANY_CASE = re.compile(_TRACKING_PATTERN, re.IGNORECASE | re.ASCII)
 _TAB_CR_LF = str.maketrans("", "", "\t\r\n")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _PORT_NOT_SCHEME = re.compile(r"(?:\d+[/\\?#]|\d*$)")  # "example.com:8080/x" is host:port
-_SCHEME_WITHOUT_COLON = re.compile(r"(?:https?|ftp)(?:/|\\)", re.IGNORECASE)  # "https//x"
+# "https//x", and its defanged spellings ("hxxps//x", "fxp//x": fraudchannel.canonical.defang)
+_SCHEME_WITHOUT_COLON = re.compile(
+    r"(?:h(?:tt|xx|xt|tx|\*\*|__|\[tt\]|\[xx\])ps?|f(?:t|x|\[t\])p)(?:/|\\)", re.IGNORECASE
+)
 _STRAY_BRACKET = re.compile(r"^[^/]*//[^\[/?#]+[\[\]({]")  # "1.1.1.]1": half-restored
 # A URL already in canonical form, the common case of a report: lower-case http(s), a lower-case
 # host of letters, digits and hyphens in labels of 1-63 characters, the last starting with a
