@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import time
 from http import HTTPStatus
+from typing import Final
 from uuid import uuid4
 
 import asyncpg
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from fraudchannel.errors import BadRequest, FraudChannelError, Unavailable
@@ -133,6 +135,10 @@ def exc_response(exc: FraudChannelError, request: web.Request) -> web.Response:
 
 
 _PARSER_DETAIL = re.compile(r"[^\x20-\x7e]")
+LINE_TOO_LONG: Final = (
+    "The request line or a header is longer than 8190 bytes (aiohttp's limit): a query string, "
+    "an access token or an Idempotency-Key that long cannot be read."
+)
 
 
 def _parser_error_page(
@@ -150,7 +156,9 @@ def _parser_error_page(
     """
     _aiohttp_error_page(handler, request, status, exc, message)  # logs; raises once sent
     detail = HTTPStatus(status).description
-    if status < 500 and message:
+    if isinstance(exc, LineTooLong):  # its message names neither the limit's subject nor a fix
+        detail = LINE_TOO_LONG
+    elif status < 500 and message:
         first = message.strip().splitlines()[0] if message.strip() else ""
         for quoted in (": b'", ' b"', "bytearray(", ': b"'):  # never echo what was sent
             first = first.split(quoted, 1)[0]
