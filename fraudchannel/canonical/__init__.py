@@ -41,7 +41,7 @@ REJECTION_CODES = frozenset(
         "crypto-empty", "crypto-chain-unknown", "crypto-chain-mismatch", "crypto-unknown-format",
         "crypto-not-an-address", "crypto-eip55-checksum", "crypto-bech32-checksum",
         "crypto-bech32-invalid", "crypto-bech32-mixed-case", "crypto-base58-checksum",
-        "crypto-ss58-checksum", "crypto-checksum",
+        "crypto-ss58-checksum", "crypto-checksum", "crypto-payment-uri-function",
     }
 )  # fmt: skip
 

@@ -82,13 +82,15 @@ def canonical_crypto(address: str, chain: str | None = None) -> str:
 
     `chain` is an optional hint from the vocabulary in `CHAINS` (any case; "other" means no
     hint). The address may carry its own "chain:" prefix (a key from this function, "bitcoin:",
-    "bitcoincash:"), which then acts as a hint too: the function is idempotent.
+    "bitcoincash:"), which then acts as a hint too: the function is idempotent. A payment URI
+    (BIP 21 "bitcoin:ADDR?amount=1", EIP-681 "ethereum:pay-ADDR@1?value=1") gives its address.
 
     Raises InvalidTarget: "crypto-empty", "crypto-chain-unknown", "crypto-chain-mismatch",
     "crypto-unknown-format", "crypto-not-an-address" (an EVM transaction hash),
     "crypto-eip55-checksum", "crypto-bech32-checksum", "crypto-bech32-invalid" (BIP-173/350
     version or program length), "crypto-bech32-mixed-case", "crypto-base58-checksum",
-    "crypto-ss58-checksum", "crypto-checksum" (Monero, Stellar, Cardano, CashAddr).
+    "crypto-ss58-checksum", "crypto-checksum" (Monero, Stellar, Cardano, CashAddr),
+    "crypto-payment-uri-function" (an EIP-681 contract call).
     """
     hint = _hint(chain)
     text = address.strip(STRIP_CHARS)
@@ -97,7 +99,9 @@ def canonical_crypto(address: str, chain: str | None = None) -> str:
     if len(text) > _MAX_ADDRESS or not _PRINTABLE.fullmatch(text):
         raise InvalidTarget("crypto-unknown-format", f"{quote(text)} is no known address format.")
     prefixed = _PREFIXED.fullmatch(text)
-    if prefixed and prefixed.group(1).lower() != "bitcoincash":
+    if prefixed and prefixed.group(1).lower() == "bitcoincash":
+        text = text.partition("?")[0]  # a BIP-21 style payment URI: the parameters go
+    elif prefixed:
         own = prefixed.group(1).lower()
         if own not in CHAINS and own not in _FORMAT_ONLY and not own.startswith("ss58-"):
             raise InvalidTarget("crypto-unknown-format", f"Unknown address prefix {quote(own)}.")
@@ -105,7 +109,9 @@ def canonical_crypto(address: str, chain: str | None = None) -> str:
         if hint is not None and own != hint and not both_evm:
             raise InvalidTarget("crypto-chain-mismatch", f"Prefix {own!r} contradicts {hint!r}.")
         hint = hint or (None if own == "other" else own)
-        text = prefixed.group(2)
+        text = _payment_uri_address(prefixed.group(2), evm=own in EVM_CHAINS)
+    if not text or text.endswith(":"):  # "bitcoin:?amount=1", "bitcoincash:?amount=1"
+        raise InvalidTarget("crypto-empty", f"{quote(address)} names no address.")
     found = _detect(text, hint)
     if hint is not None and hint not in found.accepts:
         raise InvalidTarget(
@@ -118,6 +124,27 @@ def canonical_crypto(address: str, chain: str | None = None) -> str:
 def evm_display(key: str) -> str:
     """Return "evm:0x" plus the EIP-55 checksum form for an "evm:0x..." key (what is shown)."""
     return "evm:" + codecs.eip55(key[6:])
+
+
+def _payment_uri_address(text: str, *, evm: bool) -> str:
+    """Return the address of a payment URI's rest after "chain:", or `text` as it is.
+
+    BIP 21 ("bitcoin:ADDR?amount=1&label=x") and EIP-681 ("ethereum:pay-ADDR@1?value=1e18"):
+    the parameters (amount, label, chain id) do not change whose wallet it is, and are dropped.
+    An EIP-681 function call ("ethereum:TOKEN/transfer?address=ADDR") names a token contract,
+    not the wallet paid (that is in its parameters): refused, never guessed.
+    """
+    address = text.partition("?")[0]
+    if not evm:
+        return address
+    address = address.removeprefix("pay-")
+    if "/" in address:
+        raise InvalidTarget(
+            "crypto-payment-uri-function",
+            f"{quote(text)} calls a contract function: the contract is not the wallet paid; "
+            "send the recipient's address alone.",
+        )
+    return address.partition("@")[0]
 
 
 def _hint(chain: str | None) -> str | None:

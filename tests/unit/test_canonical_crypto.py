@@ -309,7 +309,7 @@ def test_bnb_beacon_chain_is_not_bsc() -> None:
         ("", None, "crypto-empty"),
         ("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\u00e9", None, "crypto-unknown-format"),
         ("x" * 201, None, "crypto-unknown-format"),
-        ("bitcoin:1BpEi6DfDAUFd7GtittLSdBeYJvcoaVggu?amount=1", None, "crypto-unknown-format"),
+        ("bitcoin:1BpEi6DfDAUFd7GtittLSdBeYJvcoaVggX?amount=1", None, "crypto-base58-checksum"),
         ("evm:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "bitcoin", "crypto-chain-mismatch"),
         ("dogecoin:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", None, "crypto-chain-mismatch"),
         ("foo:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", None, "crypto-unknown-format"),
@@ -356,3 +356,49 @@ def test_tron_under_two_declared_coins_dedups() -> None:
 )
 def test_keys_are_fixed_points(key: str) -> None:
     assert canonical_crypto(key) == key
+
+
+EVM_PAYEE = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        # BIP 21: the parameters (amount, label, message) do not change whose wallet it is
+        ("bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa?amount=1&label=Refund",
+         "bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ("BITCOIN:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa?amount=0.5",
+         "bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ("litecoin:LaMT348PWRnrqeeWArpwQPbuanpXDZGEUz?amount=2",
+         "litecoin:LaMT348PWRnrqeeWArpwQPbuanpXDZGEUz"),
+        ("bitcoincash:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a?amount=1",
+         "bitcoin_cash:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a"),
+        # EIP-681: "pay-", the chain id and the parameters go
+        (f"ethereum:{EVM_PAYEE}?value=2.014e18", "evm:" + EVM_PAYEE.lower()),
+        (f"ethereum:pay-{EVM_PAYEE}@1", "evm:" + EVM_PAYEE.lower()),
+        (f"polygon:{EVM_PAYEE}@137?value=1", "evm:" + EVM_PAYEE.lower()),
+    ],
+)  # fmt: skip
+def test_a_payment_uri_gives_its_address(uri: str, key: str) -> None:
+    # A reviewer's finding: "ethereum:0x..." was read but "bitcoin:...?amount=1", as QR codes in
+    # scam messages carry it, was refused. The whole kind (BIP 21, EIP-681) is read now.
+    assert canonical_crypto(uri) == key
+
+
+@pytest.mark.parametrize(
+    ("uri", "code"),
+    [
+        # an ERC-20 transfer names the token contract (here USDT's), not the wallet paid
+        (f"ethereum:0xdAC17F958D2ee523a2206206994597C13D831ec7/transfer?address={EVM_PAYEE}"
+         "&uint256=1", "crypto-payment-uri-function"),
+        ("bitcoin:?amount=1", "crypto-empty"),
+        ("bitcoincash:?amount=1", "crypto-empty"),
+        ("ethereum:pay-@1", "crypto-empty"),
+        ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa?amount=1", "crypto-unknown-format"),  # no scheme
+        (f"bitcoin:{EVM_PAYEE}?amount=1", "crypto-chain-mismatch"),
+    ],
+)  # fmt: skip
+def test_payment_uris_that_name_no_wallet_are_refused(uri: str, code: str) -> None:
+    with pytest.raises(InvalidTarget) as info:
+        canonical_crypto(uri)
+    assert info.value.code == code
