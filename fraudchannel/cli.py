@@ -1,9 +1,9 @@
 """The `fraudchannel` command: serve, migrate, and the operator's registry commands.
 
 Errors go to stderr with exit status 1 (not found, conflict, database unavailable or failing)
-or 2 (bad input or usage). When the arguments hold `--json` (before any "--"), every error,
-click's own usage errors included, is printed instead as one line of JSON on stderr: an
-RFC 9457 problem document `{"type", "title", "status"?, "detail", "exit_code"}` (see
+or 2 (bad input, bad settings or usage). When the arguments hold `--json` (before any "--"),
+every error, click's own usage errors included, is printed instead as one line of JSON on stderr:
+an RFC 9457 problem document `{"type", "title", "status", "detail", "exit_code"}` (see
 `problem_document`), so stderr stays JSON Lines beside the JSON log lines.
 """
 
@@ -14,16 +14,18 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar, NoReturn
+from typing import IO, Any, ClassVar, NoReturn
 
 import asyncpg
 import click
 import structlog
+from pydantic import ValidationError
 
 from fraudchannel import migrations
 from fraudchannel.errors import PROBLEM_BASE, FraudChannelError, MigrationError
 from fraudchannel.logs import configure_logging
 from fraudchannel.settings import Settings, unknown_env_names
+from fraudchannel.settings_errors import describe_invalid_settings
 
 log = structlog.get_logger("fraudchannel")
 
@@ -51,11 +53,26 @@ _CLICK_PROBLEMS: tuple[tuple[type[click.ClickException], str, str], ...] = (
 )
 
 
-class SettingsError(click.UsageError):
-    """A FRAUDCHANNEL_* variable is unknown or invalid (exit status 2)."""
+class SettingsError(click.ClickException):
+    """A FRAUDCHANNEL_* variable (or DATABASE_URL) is unknown or invalid (exit status 2).
 
+    `problems` holds one line per bad setting: shown as one "Error: ..." line each, and joined
+    with "; " into the one-line `detail` of the JSON problem document.
+    """
+
+    exit_code = 2
     problem_slug: ClassVar[str] = "invalid-settings"
     problem_title: ClassVar[str] = "Invalid settings"
+    problem_status: ClassVar[int] = 400
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print one "Error: ..." line per bad setting on stderr (or `file`)."""
+        for line in self.problems:
+            click.echo(f"Error: {line}", file=file, err=file is None)
 
 
 class DatabaseUnavailable(click.ClickException):
@@ -63,6 +80,7 @@ class DatabaseUnavailable(click.ClickException):
 
     problem_slug: ClassVar[str] = "database-unavailable"
     problem_title: ClassVar[str] = "Database unavailable"
+    problem_status: ClassVar[int] = 503  # what the HTTP API answers for it (Unavailable)
 
 
 class DatabaseFailed(click.ClickException):
@@ -70,15 +88,18 @@ class DatabaseFailed(click.ClickException):
 
     problem_slug: ClassVar[str] = "database-error"
     problem_title: ClassVar[str] = "Database error"
+    problem_status: ClassVar[int] = 500
 
 
 def problem_document(exc: click.ClickException) -> dict[str, Any]:
     """Return the JSON form of a command's error: an RFC 9457 problem document.
 
     A service error behind it (NotFound, Conflict, ValidationFailed, MigrationError: the
-    exception's __cause__) gives the same document the HTTP API answers, `status` included;
-    other errors give `type`, `title` and `detail` only (there is no HTTP status to report).
-    `exit_code` (the command's exit status) and, for usage errors, `command` are extension
+    exception's __cause__) gives the same document the HTTP API answers, `status` included
+    (404, 409, 422; 500 for a database that is not migrated). Every other error has a `status`
+    too: its class's `problem_status` (503 for a database that cannot be reached, 500 for one
+    that fails the command), else 400 for bad input or usage (exit status 2) and 500 for the
+    rest. `exit_code` (the command's exit status) and, for usage errors, `command` are extension
     members. Example: {"type": ".../problems/not-found", "title": "Not found", "status": 404,
     "detail": "no organisation 'x'", "exit_code": 1}.
     """
@@ -87,8 +108,11 @@ def problem_document(exc: click.ClickException) -> dict[str, Any]:
         doc = cause.problem()
     else:
         slug, title = _problem_kind(exc)
-        doc = {"type": PROBLEM_BASE + slug, "title": title}
-    doc["detail"] = exc.format_message()
+        doc = {"type": PROBLEM_BASE + slug, "title": title, "status": _problem_status(exc)}
+    if isinstance(exc, SettingsError):
+        doc["detail"] = "; ".join(exc.problems)  # one line, like every problem document
+    else:
+        doc["detail"] = exc.format_message()
     doc["exit_code"] = exc.exit_code
     usage_ctx = exc.ctx if isinstance(exc, click.UsageError) else None
     if usage_ctx is not None:
@@ -106,11 +130,19 @@ def _problem_kind(exc: click.ClickException) -> tuple[str, str]:
     return "error", "Error"
 
 
+def _problem_status(exc: click.ClickException) -> int:
+    own: int | None = getattr(type(exc), "problem_status", None)
+    if own is not None:
+        return own
+    return 400 if exc.exit_code == 2 else 500
+
+
 class _Aborted(click.ClickException):
     """The operator interrupted the command (Ctrl-C or end of input at a prompt)."""
 
     problem_slug: ClassVar[str] = "aborted"
     problem_title: ClassVar[str] = "Aborted"
+    problem_status: ClassVar[int] = 400  # the caller's doing, not a failure of ours
 
 
 def _fail_as_json(exc: click.ClickException) -> NoReturn:
@@ -180,15 +212,21 @@ def _describe(exc: BaseException) -> str:
 
 
 def load_settings() -> Settings:
-    """Return Settings from the environment; exit 2 naming any unknown FRAUDCHANNEL_* variable."""
+    """Return Settings from the environment.
+
+    Raises SettingsError (exit status 2) naming any unknown FRAUDCHANNEL_* variable, or with one
+    line per invalid setting (`describe_invalid_settings`).
+    """
     unknown = unknown_env_names()
     if unknown:
         known = ", ".join(f"FRAUDCHANNEL_{n.upper()}" for n in Settings.model_fields)
-        raise SettingsError(f"unknown setting(s): {', '.join(unknown)} (known: {known})")
+        raise SettingsError([f"unknown setting(s): {', '.join(unknown)} (known: {known})"])
     try:
         return Settings()
-    except ValueError as exc:
-        raise SettingsError(f"invalid setting: {exc}") from exc
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid_settings(exc)) from exc
+    except ValueError as exc:  # pydantic-settings' own, e.g. a value it cannot decode
+        raise SettingsError([f"invalid settings: {str(exc).splitlines()[0]}"]) from exc
 
 
 @contextlib.contextmanager

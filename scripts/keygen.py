@@ -35,10 +35,10 @@ def write_private_key(path: Path, pem: bytes) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--alg",
-    type=click.Choice(["ES256", "EdDSA", "PS256"]),
+    type=click.Choice(["ES256", "EdDSA", "PS256", "RS256"]),
     default="ES256",
     show_default=True,
-    help="Signature algorithm: ES256 (P-256), EdDSA (Ed25519) or PS256 (RSA).",
+    help="Signature algorithm: ES256 (P-256), EdDSA (Ed25519), PS256 or RS256 (RSA).",
 )
 @click.option(
     "--key-file",
@@ -59,7 +59,7 @@ def write_private_key(path: Path, pem: bytes) -> None:
     type=click.IntRange(2048, 8192),
     default=3072,
     show_default=True,
-    help="RSA modulus size (PS256 only).",
+    help="RSA modulus size (PS256 and RS256 only).",
 )
 def main(alg: str, key_file: Path, jwk_file: Path | None, kid: str | None, rsa_bits: int) -> None:
     """Make a key pair; print the public JWK, keep the private key in --key-file."""
@@ -78,6 +78,12 @@ def main(alg: str, key_file: Path, jwk_file: Path | None, kid: str | None, rsa_b
         f"Send the public JWK (kid {jwk['kid']}) to the operator.",
         err=True,
     )
+    if alg == "RS256":  # the scripts sign with PS256 for an RSA key unless told otherwise
+        click.echo(
+            "keygen: give get_token.py and submit.py --alg RS256 (submit.py: or FC_ALG) for this "
+            "key; they sign with PS256 for an RSA key by default.",
+            err=True,
+        )
 
 
 if __name__ == "__main__":

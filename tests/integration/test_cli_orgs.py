@@ -281,7 +281,7 @@ PROBLEMS = "https://fraudchannel.example/problems/"
 def _problem(stderr: str) -> dict[str, Any]:
     """Return the JSON problem on the last line of stderr (JSON log lines may come before)."""
     doc: dict[str, Any] = json.loads(stderr.strip().splitlines()[-1])
-    assert {"type", "title", "detail", "exit_code"} <= doc.keys(), doc
+    assert {"type", "title", "status", "detail", "exit_code"} <= doc.keys(), doc
     return doc
 
 
@@ -300,8 +300,8 @@ def test_every_error_is_json_with_json(cli_dsn: str, bad_files: Path) -> None:
     add = ["org", "add", "--name", "X", "--email", "a@b.example", "--role", "reporter"]
     assert runner.invoke(main, [*add, bank], env=env).exit_code == 0
     assert runner.invoke(main, ["org", "revoke", bank], env=env).exit_code == 0
-    # (argv, extra env, exit status, problem type, status member or None, words in detail)
-    cases: list[tuple[list[str], dict[str, str], int, str, int | None, str]] = [
+    # (argv, extra env, exit status, problem type, status member, words in detail)
+    cases: list[tuple[list[str], dict[str, str], int, str, int, str]] = [
         (["org", "show", "no-such-org"], {}, 1, "not-found", 404, "no organisation"),
         (["key", "revoke", "no-such-org", "kid"], {}, 1, "not-found", 404, "no organisation"),
         ([*add, bank], {}, 1, "conflict", 409, "already exists"),
@@ -310,20 +310,20 @@ def test_every_error_is_json_with_json(cli_dsn: str, bad_files: Path) -> None:
          "private key"),
         ([*add, _slug("x"), "--valid-from", "2030-01-02", "--valid-until", "2030-01-01"], {}, 2,
          "validation-failed", 422, "valid_until must lie after valid_from"),
-        (["org", "add", _slug("x")], {}, 2, "missing-parameter", None, "--name"),
-        (["org", "show"], {}, 2, "missing-parameter", None, "SLUG"),
-        ([*add, _slug("x"), "--trust-tier", "9"], {}, 2, "invalid-parameter", None,
+        (["org", "add", _slug("x")], {}, 2, "missing-parameter", 400, "--name"),
+        (["org", "show"], {}, 2, "missing-parameter", 400, "SLUG"),
+        ([*add, _slug("x"), "--trust-tier", "9"], {}, 2, "invalid-parameter", 400,
          "--trust-tier"),
-        ([*add, _slug("x"), "--valid-from", "soon"], {}, 2, "invalid-parameter", None,
+        ([*add, _slug("x"), "--valid-from", "soon"], {}, 2, "invalid-parameter", 400,
          "not an ISO 8601"),
         (["key", "add", bank, str(bad_files / "missing.pem")], {}, 2, "invalid-parameter",
-         None, "No such file"),
-        (["org", "show", bank, "--bogus"], {}, 2, "no-such-option", None, "--bogus"),
-        (["org", "list"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", None,
+         400, "No such file"),
+        (["org", "show", bank, "--bogus"], {}, 2, "no-such-option", 400, "--bogus"),
+        (["org", "list"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", 503,
          "cannot reach the database"),
-        (["migrate"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", None,
+        (["migrate"], {"DATABASE_URL": UNREACHABLE_DSN}, 1, "database-unavailable", 503,
          "ConnectionRefusedError"),
-        (["org", "list"], {"FRAUDCHANNEL_NO_SUCH_SETTING": "1"}, 2, "invalid-settings", None,
+        (["org", "list"], {"FRAUDCHANNEL_NO_SUCH_SETTING": "1"}, 2, "invalid-settings", 400,
          "FRAUDCHANNEL_NO_SUCH_SETTING"),
     ]  # fmt: skip
     for argv, extra, code, kind, status, words in cases:
@@ -332,7 +332,7 @@ def test_every_error_is_json_with_json(cli_dsn: str, bad_files: Path) -> None:
         assert result.stdout == "", argv  # stdout holds results only
         doc = _problem(result.stderr)
         assert doc["type"] == PROBLEMS + kind, (argv, doc)
-        assert doc.get("status") == status, (argv, doc)
+        assert doc["status"] == status, (argv, doc)
         assert words in doc["detail"], (argv, doc)
         assert doc["exit_code"] == code
         assert cli_dsn not in result.stderr  # a DSN may hold a password
@@ -366,7 +366,8 @@ async def test_json_errors_of_the_console_script(fc: Fc) -> None:
     assert (unreachable.code, unreachable.out) == (1, "")
     assert "Traceback" not in unreachable.err
     doc = _problem(unreachable.err)
-    assert (doc["type"], doc["title"]) == (
+    assert (doc["type"], doc["title"], doc["status"]) == (
         PROBLEMS + "database-unavailable",
         "Database unavailable",
+        503,
     )

@@ -95,6 +95,9 @@ async def test_register_and_token_steps_work_as_written(
     assert done.returncode == 0, done.stderr
     assert '"slug":"acme-bank"' in done.stdout.replace(" ", "")
     assert '"role":"reporter"' in done.stdout.replace(" ", "")
+    # Step 5's batch: 202 (curl --fail-with-body), its one report accepted, not refused.
+    assert '"outcome":"new_ticket"' in done.stdout.replace(" ", "")
+    assert '"errors"' not in done.stdout
 
 
 async def test_the_readme_batch_example_is_accepted_as_written(

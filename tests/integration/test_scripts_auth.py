@@ -44,7 +44,7 @@ async def _register(pool: asyncpg.Pool, role: str = "reporter") -> str:
     return slug
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256", "RS256"])
 async def test_keygen_register_get_token_call(
     alg: str,
     tmp_path: Path,
@@ -69,14 +69,16 @@ async def test_keygen_register_get_token_call(
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert b"PRIVATE KEY" in key_file.read_bytes()
     assert "keep it secret" in made.err
+    assert ("--alg RS256" in made.err) == (alg == "RS256")  # RSA keys default to PS256
 
     # 2. The operator registers the public JWK.
     added = await run([str(FRAUDCHANNEL), "key", "add", slug, str(jwk_file)], env)
     assert added.code == 0, added.err
     assert jwk["kid"] in added.out
 
-    # 3. The integrator obtains a token (kid and alg default from the key) and calls the API.
-    got = await _script(GET_TOKEN, env)
+    # 3. The integrator obtains a token (kid and alg default from the key, but an RSA key
+    #    defaults to PS256) and calls the API.
+    got = await _script(GET_TOKEN, env, *(["--alg", alg] if alg == "RS256" else []))
     assert got.code == 0, got.err
     token = got.out.strip()
     assert "expires in 600 s" in got.err

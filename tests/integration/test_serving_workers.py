@@ -197,7 +197,7 @@ def test_a_negative_worker_count_is_refused() -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert "workers" in done.stderr
+    assert "FRAUDCHANNEL_WORKERS: must be at least 0" in done.stderr
 
 
 async def _unfinished_upload(port: int) -> socket.socket:

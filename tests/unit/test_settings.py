@@ -34,3 +34,31 @@ def test_token_endpoint_follows_public_url() -> None:
 def test_access_tokens_cannot_outlive_ten_minutes() -> None:
     with pytest.raises(ValueError, match="access_token_ttl_s"):
         Settings(database_url=None, access_token_ttl_s=601)
+
+
+def test_a_bad_setting_is_described_by_the_variable_that_was_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from fraudchannel.settings_errors import describe_invalid_settings
+
+    monkeypatch.delenv("FRAUDCHANNEL_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FRAUDCHANNEL_PORT", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:secret@/x")
+    monkeypatch.setenv("fraudchannel_port", "8o8o")  # pydantic-settings ignores the case
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert describe_invalid_settings(caught.value) == [
+        "invalid setting DATABASE_URL: must be a PostgreSQL URL like "
+        "postgresql://USER@HOST:5432/DATABASE (this one names no host)",
+        "invalid setting fraudchannel_port: must be a whole number, not '8o8o'",
+    ]
+    # FRAUDCHANNEL_DATABASE_URL wins over DATABASE_URL when both are set.
+    monkeypatch.setenv("FRAUDCHANNEL_DATABASE_URL", "notaurl")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db.example/x")
+    monkeypatch.delenv("fraudchannel_port")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    [line] = describe_invalid_settings(caught.value)
+    assert line.startswith("invalid setting FRAUDCHANNEL_DATABASE_URL: ")
