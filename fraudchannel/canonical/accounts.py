@@ -17,7 +17,7 @@ import schwifty
 from email_validator import EmailNotValidError, validate_email
 from schwifty import exceptions as iban_errors
 
-from fraudchannel.canonical.defang import STRIP_CHARS, TOKEN, defang
+from fraudchannel.canonical.defang import FULLWIDTH_TO_ASCII, STRIP_CHARS, TOKEN, defang
 from fraudchannel.canonical.errors import InvalidTarget, quote
 
 MAX_PHONE_INPUT = 64
@@ -169,13 +169,15 @@ def canonical_email(raw: str) -> str:
 def canonical_iban(raw: str) -> str:
     """Return an IBAN in electronic format: upper-case, no spaces ("GB29NWBK60161331926819").
 
-    ISO 13616-1: an optional "IBAN" label, spaces and hyphens are removed; the country's length
+    ISO 13616-1: fullwidth forms are read as ASCII (`FULLWIDTH_TO_ASCII`); an optional "IBAN"
+    label, spaces and hyphens are removed; the country's length
     and BBAN structure (SWIFT IBAN registry, via schwifty) and the ISO 7064 mod 97-10 check
     digits must hold. National BBAN check digits are not verified.
 
     Raises InvalidTarget: "iban-empty", "iban-characters", "iban-country", "iban-length",
     "iban-structure", "iban-checksum".
     """
+    raw = raw.translate(FULLWIDTH_TO_ASCII)
     text = _SEPARATORS.sub("", _IBAN_LABEL.sub("", raw.strip(STRIP_CHARS), count=1))
     if not text:
         raise InvalidTarget("iban-empty", "The IBAN is empty.")
@@ -205,13 +207,16 @@ def uk_account_from_iban(iban: str) -> str | None:
 def canonical_uk_bank_account(sort_code: str, account_number: str) -> str:
     """Return a UK account as "SSSSSS-AAAAAAAA" ("60-16-13", "31926819" -> "601613-31926819").
 
-    Sort code: 6 digits, dashes and spaces allowed. Account number: 8 digits; 6- and 7-digit
+    Fullwidth digits are read as ASCII ones. Sort code: 6 digits, dashes and spaces allowed.
+    Account number: 8 digits; 6- and 7-digit
     numbers are zero-padded (Pay.UK/Vocalink "Validating account numbers": prefix zeros). 9- and
     10-digit numbers are rejected: mapping them (Santander, NatWest, Co-operative rules) needs
     the bank behind the sort code, which is not bundled. No modulus check is made.
 
     Raises InvalidTarget: "ukacct-sort-code", "ukacct-account-number", "ukacct-non-standard".
     """
+    sort_code = sort_code.translate(FULLWIDTH_TO_ASCII)
+    account_number = account_number.translate(FULLWIDTH_TO_ASCII)
     code = _SORT_CODE_SEPARATORS.sub("", sort_code.strip(STRIP_CHARS))
     if len(code) != 6 or not _ASCII_DIGITS.fullmatch(code):
         raise InvalidTarget("ukacct-sort-code", f"{quote(sort_code, 20)} is not 6 digits.")

@@ -22,7 +22,7 @@ Formats are recognised from the address itself; a chain hint must agree with the
 - bnb: BNB Beacon Chain "bnb1" Bech32, 20-byte payload.
 
 Keys: hex, Bech32, CashAddr lower-case, StrKey upper-case (single-case inputs only); Base58 is
-case-sensitive and kept exactly.
+case-sensitive and kept exactly. Fullwidth forms are read as their ASCII characters.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import NamedTuple
 import base58
 
 from fraudchannel.canonical import codecs
-from fraudchannel.canonical.defang import STRIP_CHARS
+from fraudchannel.canonical.defang import FULLWIDTH_TO_ASCII, STRIP_CHARS
 from fraudchannel.canonical.errors import InvalidTarget, quote
 
 CHAINS = frozenset(
@@ -93,7 +93,7 @@ def canonical_crypto(address: str, chain: str | None = None) -> str:
     "crypto-payment-uri-function" (an EIP-681 contract call).
     """
     hint = _hint(chain)
-    text = address.strip(STRIP_CHARS)
+    text = address.translate(FULLWIDTH_TO_ASCII).strip(STRIP_CHARS)
     if not text:
         raise InvalidTarget("crypto-empty", "The address is empty.")
     if len(text) > _MAX_ADDRESS or not _PRINTABLE.fullmatch(text):

@@ -1,8 +1,10 @@
-"""Restore defanged indicators and trim pasted text; shared by every canonicaliser."""
+"""Restore defanged indicators, trim pasted text and read fullwidth forms; shared by every
+canonicaliser."""
 
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # Characters trimmed from both ends of any reported value: ASCII controls and space (WHATWG URL
 # "C0 control or space"), DEL, C1 controls, and the Unicode spaces, joiners, marks and BOM that
@@ -18,6 +20,10 @@ STRIP_CHARS = (
 
 # Scheme markers, only at the very start and only when a colon (or a defanged one) follows:
 # hxxp, hXXps, h**p, h__p, h[tt]p, hxtp, htxp -> http(s); fxp, f[t]p -> ftp.
+# Fullwidth forms (U+FF01-U+FF5E) and the ideographic space (U+3000), as a CJK input method
+# types them, to their ASCII letters, digits and punctuation: one character for one, so a length
+# rule (ISO 13616's) still counts what was written. NFKC maps them alike.
+FULLWIDTH_TO_ASCII: Final = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SCHEME = re.compile(
     r"^(?:h(?:xx|xt|tx|\*\*|__|\[tt\]|\[xx\])p(?P<s>s?)|f(?:x|\[t\])p)(?=:|\[:|\(:|\{:)",
     re.IGNORECASE,

@@ -67,7 +67,7 @@ def test_iban_formats(raw: str, expected: str) -> None:
         ("XX89370400440532013000", "iban-country"),
         ("GB29NWBK601613319268", "iban-length"),
         ("GB29NWBK6016133192681A", "iban-structure"),
-        ("GB29NWBK6016133192681\uff12", "iban-characters"),  # FULLWIDTH DIGIT TWO
+        ("GB29NWBK6016133192681\u0662", "iban-characters"),  # ARABIC-INDIC DIGIT TWO
         ("GB29/NWBK60161331926819", "iban-characters"),
         ("GB" + "1" * 40, "iban-characters"),
     ],
@@ -123,3 +123,23 @@ def test_gb_iban_is_the_same_target_as_its_sort_code_and_account() -> None:
 def test_other_ibans_stay_ibans() -> None:
     target = canonical_target("iban", {"iban": "de89 3704 0044 0532 0130 00"})
     assert target == CanonicalTarget("iban", "DE89370400440532013000", "DE89370400440532013000")
+
+
+def fullwidth(text: str) -> str:
+    """Return `text` as a CJK input method types it: fullwidth forms, ideographic spaces."""
+    return "".join(
+        "\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text
+    )
+
+
+def test_fullwidth_bank_details_are_the_same_target() -> None:
+    # A reviewer's finding: a fullwidth IBAN was refused as iban-characters while fullwidth phone
+    # numbers and handles were read. One character for one: the length rule still holds.
+    assert canonical_iban(fullwidth("GB29 NWBK 6016 1331 9268 19")) == "GB29NWBK60161331926819"
+    assert canonical_iban(fullwidth("iban de89 3704 0044 0532 0130 00")) == (
+        "DE89370400440532013000"
+    )
+    assert canonical_uk_bank_account(fullwidth("60-16-13"), fullwidth("31926819")) == (
+        "601613-31926819"
+    )
+    assert code_of(canonical_iban, fullwidth("GB29NWBK601613319268199")) == "iban-length"

@@ -402,3 +402,8 @@ def test_payment_uris_that_name_no_wallet_are_refused(uri: str, code: str) -> No
     with pytest.raises(InvalidTarget) as info:
         canonical_crypto(uri)
     assert info.value.code == code
+
+
+def test_a_fullwidth_address_is_the_same_wallet() -> None:
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")
+    assert canonical_crypto(fullwidth) == "bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
