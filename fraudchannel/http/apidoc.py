@@ -95,6 +95,11 @@ RESPONSE_HEADERS: Final[dict[str, dict[str, Any]]] = {
         "description": "How long the answer may be cached, if at all.",
         "schema": {"type": "string"},
     },
+    "Idempotent-Replayed": {
+        "description": "true when the answer is the stored one of an earlier request with the "
+        "same Idempotency-Key and body: nothing was stored this time.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
     "Pragma": {
         "description": "no-cache, for HTTP/1.0 caches (RFC 6749 §5.1).",
         "schema": {"type": "string"},

@@ -84,6 +84,9 @@ async def read_json_body(request: web.Request) -> bytes:
         raise unreadable from None
 
 
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
+
+
 def idempotency_key(request: web.Request) -> str | None:
     """Return the Idempotency-Key header (printable ASCII, 1-255), None when absent."""
     values = request.headers.getall(IDEMPOTENCY_HEADER, [])
@@ -101,8 +104,9 @@ POST_BATCH_DOC: Final = ApiDoc(
             202,
             "The receipt: one result per item, in order. Good items are stored even when others "
             "are refused, all in one transaction. The same Idempotency-Key with the same body "
-            "replays this answer byte for byte.",
+            "replays this answer byte for byte, marked Idempotent-Replayed.",
             BatchAnswer,
+            headers=(REPLAYED_HEADER,),
         ),
         problem(
             400,
@@ -171,7 +175,10 @@ async def post_report_batch(request: web.Request) -> web.Response:
     )
     if len(body) >= TRIM_AFTER_BYTES:
         release_free_memory()
-    return raw_json(answer.body, status=answer.status)
+    response = raw_json(answer.body, status=answer.status)
+    if answer.replayed:  # as Stripe's API marks a replay: the client can tell, nothing else differs
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 # After a batch this large, hand the heap's free pages back to the system: a worker that read one

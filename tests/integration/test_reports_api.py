@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from fraudchannel.http.reports import REPLAYED_HEADER
 from tests.auth_fixtures import GetToken, MakeOrg, bearer
 from tests.builders import batch, host, url_item
 from tests.conftest import Served, ServeFactory
@@ -183,9 +184,10 @@ async def test_idempotency_key_replays_and_refuses_reuse(
     answers = []
     for _ in range(2):
         async with http.post(server.url + BATCHES, data=body, headers=headers) as resp:
-            answers.append((resp.status, await resp.read()))
-    assert answers[0] == answers[1]
+            answers.append((resp.status, await resp.read(), resp.headers.get(REPLAYED_HEADER)))
+    assert answers[0][:2] == answers[1][:2]
     assert answers[0][0] == 202
+    assert [a[2] for a in answers] == [None, "true"]  # the replay says so; nothing else differs
     other = json.dumps(batch([url_item("k2", f"https://{host()}/")])).encode()
     async with http.post(server.url + BATCHES, data=other, headers=headers) as resp:
         problem = await resp.json(content_type=None)
