@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, Str
 from pydantic.json_schema import SkipJsonSchema
 
 from fraudchannel.assertions import MAX_ASSERTION_BYTES
-from fraudchannel.models import ReportItem
+from fraudchannel.models import ReportItem, Submitter
 from fraudchannel.taxonomy import ScamType
 from fraudchannel.terms import Outcome, StoredOutcome, TargetType, TicketStatus
 
@@ -146,6 +146,29 @@ class ReportPage(_Answer):
     """A page of your organisation's reports, oldest first."""
 
     items: list[ReportSummary]
+    next: str | None = Field(
+        description="Path and query of the next page (same filters, with `after`); null on the "
+        "last page."
+    )
+
+
+class BatchSummary(_Answer):
+    """One of your organisation's batches: when it came, who sent it and what became of it."""
+
+    id: UUID = Field(description="The batch's `batch_id`.")
+    received_at: AwareDatetime
+    submitter: Submitter = Field(description="The submitter named in the batch.")
+    item_count: int = Field(ge=0, description="How many items the batch held.")
+    counts: BatchCounts = Field(description="The counts of the batch's receipt.")
+    receipt: str = Field(
+        description="Path of the batch's receipt (GET /v1/report-batches/{batch_id})."
+    )
+
+
+class BatchPage(_Answer):
+    """A page of your organisation's batches, oldest first."""
+
+    items: list[BatchSummary]
     next: str | None = Field(
         description="Path and query of the next page (same filters, with `after`); null on the "
         "last page."

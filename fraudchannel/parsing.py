@@ -15,17 +15,18 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import jiter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fraudchannel.errors import BadRequest, ValidationFailed
 from fraudchannel.models import RawBatch
 from fraudchannel.pointers import pointer_errors
-from fraudchannel.report_query import ReportQuery
+from fraudchannel.report_query import BatchQuery, ReportQuery
 
 _CURSOR_SEQ: Final = re.compile(r"^[0-9]{1,19}$")
+Q = TypeVar("Q", bound=BaseModel)
 
 
 @contextmanager
@@ -126,11 +127,12 @@ def parse_envelope(body: bytes, *, max_reports: int) -> RawBatch:
     return batch
 
 
-def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
-    """Return the query of GET /v1/reports from its (name, value) pairs.
+def parse_query(model: type[Q], params: Iterable[tuple[str, str]]) -> Q:
+    """Return the query parameters `params`, (name, value) pairs, as a `model` (ReportQuery,
+    BatchQuery).
 
     Raises BadRequest (400, `errors: [{parameter, code, detail}]`) on an unknown, repeated or
-    malformed parameter, or a cursor this service did not write.
+    malformed parameter. A cursor (`after`) is only checked for its characters here.
     """
     values: dict[str, str] = {}
     for name, value in params:
@@ -141,7 +143,7 @@ def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
             )
         values[name] = value
     try:
-        query = ReportQuery.model_validate(values)
+        return model.model_validate(values)
     except ValidationError as exc:
         errors = [
             {
@@ -152,8 +154,29 @@ def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise BadRequest("A query parameter is not valid.", errors=errors) from None
+
+
+def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:
+    """Return the query of GET /v1/reports from its (name, value) pairs.
+
+    Raises BadRequest as parse_query does, and on a cursor this service did not write.
+    """
+    query = parse_query(ReportQuery, params)
     if query.after is not None:
         _check_cursor(query.after)
+    return query
+
+
+def parse_batch_query(params: Iterable[tuple[str, str]]) -> BatchQuery:
+    """Return the query of GET /v1/report-batches from its (name, value) pairs.
+
+    Raises BadRequest as parse_query does, and on a cursor this service did not write.
+    """
+    from fraudchannel.reports import decode_batch_cursor  # reports -> notices -> parsing: late
+
+    query = parse_query(BatchQuery, params)
+    if query.after is not None:
+        decode_batch_cursor(query.after)  # refuses all but what encode_batch_cursor writes
     return query
 
 

@@ -1,8 +1,9 @@
-"""The query parameters of GET /v1/reports as a pydantic model: filters, cursor and page size.
+"""The query parameters of GET /v1/reports and GET /v1/report-batches as pydantic models:
+filters, cursor and page size.
 
 Read leniently as text (query strings have no types), but every value is checked: a filter
 outside its closed vocabulary (fraudchannel.terms) or a malformed instant is a 400 problem with
-the parameter named (fraudchannel.parsing.parse_report_query).
+the parameter named (fraudchannel.parsing.parse_query).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def _decimal_digits(value: Any) -> Any:
     return value
 
 
+# The `after` of a `next` link: base64url text, opaque to the client (fraudchannel.reports).
+Cursor = Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")]
+PageSize = Annotated[int, BeforeValidator(_decimal_digits)]
+
+
 class ReportQuery(BaseModel):
     """Filters and cursor of GET /v1/reports (query parameters, read leniently as text)."""
 
@@ -45,9 +51,24 @@ class ReportQuery(BaseModel):
         None, description="Only reports stored before this instant (RFC 3339, with offset)."
     )
     client_ref: ClientRef | None = Field(None, description="Only the report of this client_ref.")
-    after: (
-        Annotated[str, StringConstraints(max_length=200, pattern=r"^[A-Za-z0-9_=-]+$")] | None
-    ) = Field(None, description="The cursor of a `next` link: the page after it.")
-    limit: Annotated[int, BeforeValidator(_decimal_digits)] = Field(
-        100, ge=1, le=1000, description="Most reports on the page."
+    after: Cursor | None = Field(
+        None, description="The cursor of a `next` link: the page after it."
     )
+    limit: PageSize = Field(100, ge=1, le=1000, description="Most reports on the page.")
+
+
+class BatchQuery(BaseModel):
+    """Filters and cursor of GET /v1/report-batches (query parameters, read leniently as text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    received_after: Rfc3339 | None = Field(
+        None, description="Only batches received at or after this instant (RFC 3339, with offset)."
+    )
+    received_before: Rfc3339 | None = Field(
+        None, description="Only batches received before this instant (RFC 3339, with offset)."
+    )
+    after: Cursor | None = Field(
+        None, description="The cursor of a `next` link: the page after it."
+    )
+    limit: PageSize = Field(100, ge=1, le=1000, description="Most batches on the page.")

@@ -4,6 +4,7 @@ POST /v1/report-batches      scope reports:write  202 answer (fraudchannel.inges
                                                   413 too large, 415 not JSON, 400 unreadable
                                                   JSON or header, 422 envelope (with `errors`)
                                                   or Idempotency-Key reused
+GET  /v1/report-batches      scope reports:read   a page of batches with a `next` link
 GET  /v1/report-batches/{id} scope reports:read   the batch's 202 answer, byte for byte
 GET  /v1/reports/{id}        scope reports:read   one report (fraudchannel.reports)
 GET  /v1/reports             scope reports:read   a page of reports with a `next` link
@@ -24,6 +25,7 @@ from pydantic_core import to_json
 from fraudchannel import ingest, reports
 from fraudchannel.api_models import (
     BatchAnswer,
+    BatchPage,
     BatchPath,
     QueryProblem,
     ReportDetail,
@@ -44,8 +46,8 @@ from fraudchannel.http.bodies import ACCEPT_ENCODING, UNREADABLE_BODY, unsupport
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
 from fraudchannel.models import ReportBatch
-from fraudchannel.parsing import parse_envelope, parse_report_query
-from fraudchannel.report_query import ReportQuery
+from fraudchannel.parsing import parse_batch_query, parse_envelope, parse_report_query
+from fraudchannel.report_query import BatchQuery, ReportQuery
 
 routes = ScopedRoutes(tag="reports")
 
@@ -193,6 +195,36 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
+BAD_QUERY: Final = problem(
+    400,
+    "A query parameter is unknown, repeated or malformed, or `after` is not a cursor of this "
+    "service (`errors` names the parameter).",
+    QueryProblem,
+)
+
+
+@routes.get(
+    "/v1/report-batches",
+    scope="reports:read",
+    doc=ApiDoc(
+        "List batches",
+        (
+            Reply(200, "A page of batches, oldest first, and the link to the next.", BatchPage),
+            BAD_QUERY,
+        ),
+        description="Answer a page of your organisation's batches with their counts and the "
+        "path of each receipt, filtered by the query parameters (all optional, each at most "
+        "once; unknown ones are refused). Follow `next` for the following page.",
+        query=BatchQuery,
+    ),
+)
+async def list_report_batches(request: web.Request) -> web.Response:
+    """Answer a page of the caller's batches (filters and keyset cursor in the query)."""
+    q = parse_batch_query(request.query.items())
+    page = await reports.list_batches(request.app[DB], request[PRINCIPAL], q)
+    return raw_json(to_json(page))
+
+
 @routes.get(
     "/v1/report-batches/{batch_id}",
     scope="reports:read",
@@ -238,12 +270,7 @@ async def get_report(request: web.Request) -> web.Response:
         "List reports",
         (
             Reply(200, "A page of reports, oldest first, and the link to the next.", ReportPage),
-            problem(
-                400,
-                "A query parameter is unknown, repeated or malformed, or `after` is not a "
-                "cursor of this service (`errors` names the parameter).",
-                QueryProblem,
-            ),
+            BAD_QUERY,
         ),
         description="Answer a page of your organisation's reports, filtered by the query "
         "parameters (all optional, each at most once; unknown ones are refused). Follow `next` "

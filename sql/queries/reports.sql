@@ -20,7 +20,7 @@ SELECT r.id, r.client_ref, r.batch_id, r.item_index, r.created_at, r.outcome::te
  WHERE r.id = $1::uuid AND r.org_id = $2::uuid;
 
 -- name: custom_plans
--- Plan list_reports for the filters actually given (a generic plan of its "$n IS NULL OR ..."
+-- Plan list_reports and list_batches for the filters actually given (a generic plan of its "$n IS NULL OR ..."
 -- conditions could not use the per-filter indexes). For the current transaction only.
 SET LOCAL plan_cache_mode = force_custom_plan;
 
@@ -47,3 +47,20 @@ SELECT r.id, r.client_ref, r.batch_id, r.item_index, r.created_at, r.outcome::te
    AND ($9::timestamptz IS NULL OR (r.created_at, r.seq) > ($9::timestamptz, $10::bigint))
  ORDER BY r.created_at, r.seq
  LIMIT $11::integer;
+
+-- name: list_batches
+-- The organisation's batches by (received_at, id), after the keyset cursor ($4, $5), at most $6
+-- rows; a NULL filter is no filter. Walks report_batches_org_id_received_at; ties on received_at
+-- are ordered by id. `counts` is written in the batch's own transaction, so a committed batch
+-- has it. Rows: id, received_at, submitter {name, email}, item_count, counts {accepted,
+-- rejected, new_ticket, linked_to_open_ticket, recurrence_after_action, duplicate_of_own_report}.
+-- $1 org_id uuid, $2 received_after timestamptz, $3 received_before timestamptz,
+-- $4 cursor received_at timestamptz, $5 cursor id uuid, $6 limit integer
+SELECT b.id, b.received_at, b.submitter, b.item_count, b.counts
+  FROM report_batches AS b
+ WHERE b.org_id = $1::uuid
+   AND ($2::timestamptz IS NULL OR b.received_at >= $2::timestamptz)
+   AND ($3::timestamptz IS NULL OR b.received_at < $3::timestamptz)
+   AND ($4::timestamptz IS NULL OR (b.received_at, b.id) > ($4::timestamptz, $5::uuid))
+ ORDER BY b.received_at, b.id
+ LIMIT $6::integer;
