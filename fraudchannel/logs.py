@@ -53,7 +53,8 @@ def configure_logging(
             ],
         )
     )
-    handler.addFilter(client_faults_as_info)
+    for name in ("aiohttp.server", "aiohttp.web"):  # on the loggers: every handler sees it so
+        logging.getLogger(name).addFilter(client_faults_as_info)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

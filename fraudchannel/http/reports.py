@@ -19,7 +19,7 @@ import re
 import sys
 from typing import Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic_core import to_json
 
 from fraudchannel import ingest, reports
@@ -45,7 +45,7 @@ from fraudchannel.http.apidoc import (
 from fraudchannel.http.bodies import ACCEPT_ENCODING, UNREADABLE_BODY, unsupported_coding
 from fraudchannel.http.routes import ScopedRoutes
 from fraudchannel.keys import DB, PRINCIPAL, SETTINGS
-from fraudchannel.models import ReportBatch
+from fraudchannel.models import RawBatch, ReportBatch
 from fraudchannel.parsing import parse_batch_query, parse_envelope, parse_report_query
 from fraudchannel.report_query import BatchQuery, ReportQuery
 
@@ -171,7 +171,7 @@ async def post_report_batch(request: web.Request) -> web.Response:
     answer = await ingest.submit(
         request.app[DB],
         request[PRINCIPAL],
-        parse_envelope(body, max_reports=request.app[SETTINGS].max_batch_reports),  # not kept
+        _envelope(request, body),  # not kept here: ingest frees its items as it goes
         request_sha256=hashlib.sha256(body).digest(),
         idempotency_key=key,
     )
@@ -181,6 +181,27 @@ async def post_report_batch(request: web.Request) -> web.Response:
     if answer.replayed:  # as Stripe's API marks a replay: the client can tell, nothing else differs
         response.headers[REPLAYED_HEADER] = "true"
     return response
+
+
+def _envelope(request: web.Request, body: bytes) -> RawBatch:
+    """Return the batch envelope of `body` (fraudchannel.parsing.parse_envelope).
+
+    A body that is not JSON and was sent compressed gets a hint: aiohttp's decoders do not
+    report a gzip, deflate, br or zstd stream that stops before its end, so the JSON parser is
+    the first to notice a compressed stream cut short.
+    """
+    try:
+        return parse_envelope(body, max_reports=request.app[SETTINGS].max_batch_reports)
+    except BadRequest as exc:
+        coding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+        if coding in ("", "identity"):
+            raise
+        hinted = BadRequest(
+            f"{exc.detail} The body was decoded from {coding}: if the compressed stream was "
+            "cut short, the JSON in it ends early.",
+            **exc.extensions,
+        )
+        raise hinted from None
 
 
 # After a batch this large, hand the heap's free pages back to the system: a worker that read one

@@ -66,6 +66,34 @@ def _compress(coding: str, data: bytes) -> bytes:
     return zlib.compress(data)
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])  # a cut deflate stream: aiohttp's 400
+async def test_a_compressed_body_cut_short_says_so(
+    server: Served,
+    http: aiohttp.ClientSession,
+    make_org: MakeOrg,
+    get_token: GetToken,
+    coding: str,
+) -> None:
+    # A reviewer's finding: a gzip stream cut short was answered only "not valid JSON: EOF"
+    # (aiohttp's decoders do not report a stream that stops early); the answer now says where
+    # to look. A plain body cut short gets no such hint.
+    token = await reporter(make_org, get_token)
+    data = json.dumps(batch([item(f"cut-{coding}-{n}") for n in range(200)])).encode()
+    whole = _compress(coding, data)
+    status, ctype, doc = await post_raw(
+        http, server, token, whole[: len(whole) // 2], **{"Content-Encoding": coding}
+    )
+    assert (status, ctype) == (400, PROBLEM), doc
+    assert doc["detail"].endswith(
+        f"The body was decoded from {coding}: if the compressed stream was cut short, the JSON "
+        "in it ends early."
+    ), doc["detail"]
+    plain_status, _, plain = await post_raw(http, server, token, data[: len(data) // 2])
+    assert plain_status == 400
+    assert "decoded from" not in plain["detail"]
+    assert await stored_refs(http, server, token) == []
+
+
 @pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
 async def test_compression_bombs_stop_at_the_body_limit(
     serve: Any, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken, coding: str
