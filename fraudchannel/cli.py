@@ -156,6 +156,22 @@ def _wants_json(args: Sequence[str]) -> bool:
     return "--json" in (words[: words.index("--")] if "--" in words else words)
 
 
+def _json_to_the_command(args: list[str]) -> list[str]:
+    """Return `args` with a --json given before the command moved after it.
+
+    `fraudchannel --json org list` is `fraudchannel org list --json`: each command takes --json,
+    the top level has none of its own, and people type it first too.
+    """
+    leading = 0
+    while leading < len(args) and args[leading].startswith("-") and args[leading] != "--":
+        leading += 1
+    if "--json" not in args[:leading] or leading == len(args):  # no command: left as it is
+        return args
+    rest = [a for i, a in enumerate(args) if i >= leading or a != "--json"]
+    end = rest.index("--") if "--" in rest else len(rest)
+    return [*rest[:end], "--json", *rest[end:]]
+
+
 class _Main(click.Group):
     """The top-level group: with --json among the arguments, errors are shown as JSON."""
 
@@ -167,6 +183,7 @@ class _Main(click.Group):
         **extra: Any,
     ) -> click.Context:
         as_json = _wants_json(args)
+        args = _json_to_the_command(args)
         try:
             ctx = super().make_context(info_name, args, parent, **extra)
         except click.ClickException as exc:  # a usage error of the top level itself

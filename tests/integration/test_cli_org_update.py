@@ -164,3 +164,17 @@ async def test_a_change_applies_to_the_next_request(
     await orgs.update_org(pool, creds.slug, orgs.OrgChanges(no_end_date=True))
     async with http.get(whoami, headers=bearer(token)) as resp:
         assert resp.status == 200
+
+
+def test_json_may_come_before_the_command(fc: Fc) -> None:
+    # Two reviewers typed `fraudchannel --json org list` and got "No such option '--json'".
+    slug = registered(fc)
+    first, last = fc("--json", "org", "show", slug), fc("org", "show", slug, "--json")
+    assert first.exit_code == last.exit_code == 0, first.output
+    assert json.loads(first.stdout) == json.loads(last.stdout)
+    missing = fc("--json", "org", "update", "no-such-org", "--trust-tier", "1")
+    assert missing.exit_code == 1
+    assert json.loads(missing.stderr)["status"] == 404
+    bare = fc("--json")  # no command: the top level has no --json of its own
+    assert bare.exit_code == 2
+    assert json.loads(bare.stderr)["detail"] == "No such option '--json'."
