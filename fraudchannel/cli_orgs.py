@@ -77,10 +77,14 @@ def org() -> None:
     help="1 (highest) to 3.",
 )
 @click.option(
-    "--valid-from", callback=iso_datetime, help="Start of validity, ISO 8601 (default: now)."
+    "--valid-from",
+    callback=iso_datetime,
+    help="Start of validity, ISO 8601; no offset: UTC (default: now).",
 )
 @click.option(
-    "--valid-until", callback=iso_datetime, help="End of validity, ISO 8601 (default: none)."
+    "--valid-until",
+    callback=iso_datetime,
+    help="End of validity, ISO 8601; no offset: UTC (default: none).",
 )
 @JSON_OPTION
 @click.pass_obj
@@ -130,8 +134,12 @@ def org_add(
     "--expertise '' for none).",
 )
 @click.option("--trust-tier", type=click.IntRange(1, 3), help="1 (highest) to 3.")
-@click.option("--valid-from", callback=iso_datetime, help="New start of validity, ISO 8601.")
-@click.option("--valid-until", callback=iso_datetime, help="New end of validity, ISO 8601.")
+@click.option(
+    "--valid-from", callback=iso_datetime, help="New start of validity, ISO 8601; no offset: UTC."
+)
+@click.option(
+    "--valid-until", callback=iso_datetime, help="New end of validity, ISO 8601; no offset: UTC."
+)
 @click.option("--no-end-date", is_flag=True, help="Remove the end of validity.")
 @click.option("--reason", help="Why (in the audit log).")
 @JSON_OPTION
@@ -182,8 +190,9 @@ def org_update(
 
 
 def _areas(expertise: tuple[str, ...]) -> tuple[str, ...]:
-    """Return the areas of repeated and comma-separated --expertise values."""
-    return tuple(a.strip() for item in expertise for a in item.split(",") if a.strip())
+    """Return the areas of repeated and comma-separated --expertise values, each once, in order."""
+    areas = (a.strip() for item in expertise for a in item.split(","))
+    return tuple(dict.fromkeys(a for a in areas if a))
 
 
 @org.command("list")

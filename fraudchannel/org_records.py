@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -90,6 +90,11 @@ class OrgChanges:
         return self == OrgChanges()
 
 
+# The validity dates an organisation may have: within these, every date survives the database
+# and the driver unchanged.
+VALIDITY_FROM: Final = datetime(1970, 1, 1, tzinfo=UTC)
+VALIDITY_UNTIL: Final = datetime(9999, 1, 1, tzinfo=UTC)
+
 # the Organisation fields an OrgChanges may change, in its order
 _FIELDS: Final = tuple(f.name for f in fields(OrgChanges) if f.name != "no_end_date")
 
@@ -150,7 +155,8 @@ def check_new_org(
 ) -> str:
     """Return the normalised contact e-mail; raise ValidationFailed naming the first bad field.
 
-    Datetimes must carry a time zone; `valid_until` must lie after `valid_from` (default `now`).
+    Datetimes must carry a time zone and lie in the years 1970 to 9998 (UTC); `valid_until` must
+    lie after `valid_from` (default `now`).
     """
     if not SLUG.match(slug):
         raise ValidationFailed(
@@ -183,6 +189,13 @@ def check_new_org(
     for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed(f"{name} needs a time zone", field=name)
+        if value is not None and not VALIDITY_FROM <= value < VALIDITY_UNTIL:
+            # the driver stores datetime.min/max as -infinity/infinity, read back without a zone
+            raise ValidationFailed(
+                f"{name} must lie in the years 1970 to 9998 (UTC); leave valid_until out "
+                "for no end",
+                field=name,
+            )
     if valid_until is not None and valid_until <= (valid_from or now):
         raise ValidationFailed("valid_until must lie after valid_from", field="valid_until")
     return email

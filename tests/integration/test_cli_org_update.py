@@ -59,7 +59,7 @@ def test_only_the_given_fields_change(fc: Fc) -> None:
     before = shown(fc, slug)
     result = fc(
         "org", "update", slug, "--trust-tier", "1", "--email", "Ops@ACME.example",
-        "--expertise", "romance,investment", "--expertise", "courier",
+        "--expertise", "romance,investment", "--expertise", "courier,romance",
         "--no-end-date", "--reason", "contract renewed", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -101,6 +101,7 @@ def test_expertise_can_be_emptied(fc: Fc) -> None:
         (["--trust-tier", "0"], 2, "--trust-tier"),
         (["--scheme", "whatever"], 2, "--scheme"),
         (["--valid-from", "soon"], 2, "not an ISO 8601"),
+        (["--valid-until", "9999-12-31T23:59:59.999999Z"], 2, "must lie in the years 1970"),
         (["--role", "admin"], 2, "No such option '--role'"),  # the role never changes
     ],
 )

@@ -97,6 +97,12 @@ def test_changes_are_normalised_and_named(
         (OrgChanges(valid_until=datetime(2030, 1, 1, tzinfo=UTC), no_end_date=True),
          "valid_until", "not both"),
         (OrgChanges(valid_until=datetime(2030, 1, 1)), "valid_until", "time zone"),  # noqa: DTZ001
+        # a reviewer's bug: datetime.min/max were stored as -infinity/infinity and read back
+        # without a zone, so `org list` crashed for every organisation
+        (OrgChanges(valid_from=datetime.min.replace(tzinfo=UTC)), "valid_from", "1970 to 9998"),
+        (OrgChanges(valid_until=datetime.max.replace(tzinfo=UTC)), "valid_until", "1970 to 9998"),
+        (OrgChanges(valid_from=datetime.fromisoformat("0001-01-01T00:00:00+14:00")),
+         "valid_from", "1970 to 9998"),
         (OrgChanges(legal_name="Acme\nBank"), "legal_name", "legal name"),
         (OrgChanges(contact_email="nope"), "contact_email", "e-mail"),
         (OrgChanges(trust_tier=4), "trust_tier", "trust tier"),
