@@ -275,7 +275,9 @@ async def _own_reports(conn: Conn, org_id: UUID, items: Sequence[Notice]) -> dic
             "duplicate_of_own_report",
             r["sla_due_at"],
             # Nothing is changed either way; saying so keeps a correction from vanishing unseen.
-            content_differs=(body := r["body"].encode()) != sent[r["client_ref"]],
+            content_differs=not notices.same_item(
+                sent[r["client_ref"]], body := r["body"].encode()
+            ),
             body=body,
         )
         for r in rows
@@ -314,7 +316,7 @@ def _answer(
             differs = s.content_differs
         else:  # a repeat is compared with what is stored: by an earlier batch, or by this one
             stored_body = bodies[earlier] if s.body is None else s.body
-            differs = prepared.repeat_bodies[index] != stored_body
+            differs = not notices.same_item(prepared.repeat_bodies[index], stored_body)
         if differs:
             entry["content_differs"] = True
         items.append(entry)

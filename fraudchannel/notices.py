@@ -19,6 +19,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import jiter
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
@@ -244,3 +245,29 @@ def _rejection(index: int, raw: Any, errors: list[ItemError]) -> dict[str, Any]:
         entry["client_ref"] = ref
     entry["errors"] = errors
     return entry
+
+
+def same_item(sent: bytes, stored: bytes) -> bool:
+    """Return whether two items (JSON text, as Notice.body) say the same thing.
+
+    Equal bytes are the common case. Otherwise the JSON values are compared with members whose
+    value is null left out (the schema reads null as absent), so member order and spelled-out
+    nulls are not "a difference" (`content_differs`); any other change of any value is.
+    """
+    if sent == stored:
+        return True
+    try:
+        same: bool = _without_nulls(jiter.from_json(sent)) == _without_nulls(
+            jiter.from_json(stored)
+        )
+    except ValueError:  # not JSON: cannot be the same item
+        return False
+    return same
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value

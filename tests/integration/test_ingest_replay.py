@@ -163,3 +163,20 @@ async def test_concurrent_same_key_requests_store_once(pool: asyncpg.Pool) -> No
     assert len({a.body for a in answers}) == 1
     assert sorted(a.replayed for a in answers) == [False, True, True]
     assert await pool.fetchval("SELECT count(*) FROM reports WHERE org_id = $1", org.org_id) == 50
+
+
+async def test_member_order_and_spelled_out_nulls_are_no_difference(pool: asyncpg.Pool) -> None:
+    # A reviewer's finding: a resend serialised in another member order, or with
+    # "impersonated_brand": null, was flagged content_differs, a "correction" that was none.
+    org = await new_org(pool)
+    url = f"https://{host()}/"
+    item = url_item("o", url)
+    reordered = dict(reversed(list(item.items())))
+    with_null = item | {"impersonated_brand": None, "evidence": None}
+    changed = item | {"impersonated_brand": "Acme Bank"}
+    doc = await submit(pool, org, [item, reordered, with_null, changed])
+    assert [i.get("content_differs") for i in doc["items"]] == [None, None, None, True]
+    later = await submit(pool, org, [with_null])
+    assert "content_differs" not in later["items"][0]
+    later = await submit(pool, org, [reordered, changed])
+    assert [i.get("content_differs") for i in later["items"]] == [None, True]
