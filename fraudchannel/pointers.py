@@ -15,8 +15,17 @@ from pydantic import ValidationError
 from fraudchannel.terms import TARGET_TYPES
 
 NUL_FREE: Final = r"^[^\x00]*$"  # the pattern every bounded string of the schema carries
-# Free text a person writes (an explanation, a name): NUL-free, and not only white space.
-PROSE: Final = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# Characters that show nothing: controls, White_Space, and the BMP's Default_Ignorable_Code_Point
+# (zero-width and bidi marks, fillers, variation selectors), plus U+2800 BRAILLE PATTERN BLANK.
+# Spelled out, not "\s": the schema's regex engines (Rust's here, ECMA-262 in JSON Schema
+# validators) disagree on what "\s" holds (U+0085, U+FEFF).
+INVISIBLE: Final = (
+    r"\x00-\x20\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    r"\ufff0-\ufff8"
+)
+# Free text a person writes (an explanation, a name): NUL-free, with a character that shows.
+PROSE: Final = rf"^[^\x00]*[^{INVISIBLE}][^\x00]*$"
 
 
 def escape_pointer_token(token: str | int) -> str:
@@ -54,6 +63,9 @@ def pointer_errors(exc: ValidationError, prefix: str = "") -> list[dict[str, str
         if pattern == NUL_FREE or (pattern == PROSE and "\x00" in str(err.get("input"))):
             code, detail = "nul_character", "NUL characters are not allowed"
         elif pattern == PROSE:
-            code, detail = "blank_text", "The text must not be empty or only white space"
+            code, detail = (
+                "blank_text",
+                "The text must hold a visible character, not only white space",
+            )
         errors.append({"pointer": pointer, "code": code, "detail": detail})
     return errors
