@@ -34,7 +34,7 @@ _PHONE_REASONS = {
     phonenumbers.ValidationResult.TOO_LONG: "is too long",
 }
 _REGION_ALIASES = {"UK": "GB"}  # ISO 3166-1 reserves "UK" for the United Kingdom
-_SEPARATORS = re.compile(r"[\s\-]+")
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]+")  # spaces, hyphen-minus, Unicode dashes
 _IBAN_LABEL = re.compile(r"^IBAN[\s:]*", re.IGNORECASE)  # ISO 13616-1 paper format: "IBAN GB29 ..."
 _SORT_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]+")
 _ASCII_DIGITS = re.compile(r"[0-9]+")

@@ -137,7 +137,8 @@ def _payment_uri_address(text: str, *, evm: bool) -> str:
     address = text.partition("?")[0]
     if not evm:
         return address
-    address = address.removeprefix("pay-")
+    if address[:4].lower() == "pay-":  # upper-case in QR codes' alphanumeric mode
+        address = address[4:]
     if "/" in address:
         raise InvalidTarget(
             "crypto-payment-uri-function",

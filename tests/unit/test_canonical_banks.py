@@ -143,3 +143,14 @@ def test_fullwidth_bank_details_are_the_same_target() -> None:
         "601613-31926819"
     )
     assert code_of(canonical_iban, fullwidth("GB29NWBK601613319268199")) == "iban-length"
+
+
+@pytest.mark.parametrize("dash", ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015"])
+def test_any_dash_separates_iban_groups_and_account_digits(dash: str) -> None:
+    # A reviewer's finding: sort codes took U+2010-U+2015, IBANs refused them.
+    assert canonical_iban(dash.join(["GB29", "NWBK", "6016", "1331", "9268", "19"])) == (
+        "GB29NWBK60161331926819"
+    )
+    assert canonical_uk_bank_account(f"60{dash}16{dash}13", f"3192{dash}6819") == (
+        "601613-31926819"
+    )

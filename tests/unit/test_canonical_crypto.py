@@ -376,6 +376,7 @@ EVM_PAYEE = "0x52908400098527886E0F7030069857D2E4169EE7"
         # EIP-681: "pay-", the chain id and the parameters go
         (f"ethereum:{EVM_PAYEE}?value=2.014e18", "evm:" + EVM_PAYEE.lower()),
         (f"ethereum:pay-{EVM_PAYEE}@1", "evm:" + EVM_PAYEE.lower()),
+        (f"ETHEREUM:PAY-{EVM_PAYEE}", "evm:" + EVM_PAYEE.lower()),  # a QR code's upper case
         (f"polygon:{EVM_PAYEE}@137?value=1", "evm:" + EVM_PAYEE.lower()),
     ],
 )  # fmt: skip
