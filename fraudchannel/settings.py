@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, PostgresDsn
+from pydantic import AfterValidator, AliasChoices, Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "FRAUDCHANNEL_"
+
+
+def _base_url(value: str) -> str:
+    """Return an http(s) base URL as given; refuse anything else (tokens carry it as iss/aud)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, like https://fc.example")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must have no query or fragment (it is the base of every path)")
+    return value
 
 
 class Settings(BaseSettings):
@@ -28,7 +39,7 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server binds.")
-    public_url: str | None = Field(
+    public_url: Annotated[str, AfterValidator(_base_url)] | None = Field(
         None,
         description=(
             "Public base URL of the service (no trailing slash); the token endpoint's audience is "

@@ -88,8 +88,14 @@ def _plain(error: ErrorDetails) -> str:
         numbers = {k: f"{v:g}" if isinstance(v, float) else v for k, v in ctx.items()}
         return _REASONS[kind].format(**numbers)
     if kind.startswith("url_"):  # url_parsing, url_syntax_violation, url_too_long, url_type
-        no_host = "empty host" in str(ctx.get("error", ""))
-        why = "this one names no host" if no_host else "this one is not a URL"
+        fault = str(ctx.get("error", ""))
+        why = (
+            "this one names no host"
+            if "empty host" in fault
+            else "its port is not a number from 1 to 65535"
+            if "invalid port" in fault
+            else "this one is not a URL"
+        )
         return f"must be a PostgreSQL URL like {_DSN_EXAMPLE} ({why})"
     message = error["msg"]
     for prefix, plain in (("Input should be ", "must be "), ("Value error, ", "")):

@@ -41,6 +41,11 @@ def clean_env(**settings: str) -> dict[str, str | None]:
 CASES: list[tuple[dict[str, str], str]] = [
     ({"DATABASE_URL": "notaurl"},
      f"invalid setting DATABASE_URL: {DSN_WORDS} (this one is not a URL)"),
+    ({"DATABASE_URL": "postgresql://user:s3cr3t@db.example:notaport/x"},
+     f"invalid setting DATABASE_URL: {DSN_WORDS} (its port is not a number from 1 to 65535)"),
+    ({"FRAUDCHANNEL_PUBLIC_URL": "notaurl"},
+     "invalid setting FRAUDCHANNEL_PUBLIC_URL: must be an http:// or https:// URL with a host, "
+     "like https://fc.example, not 'notaurl'"),
     ({"DATABASE_URL": "postgresql://u@db.example/x",
       "FRAUDCHANNEL_DATABASE_URL": "postgresql:///x"},
      f"invalid setting FRAUDCHANNEL_DATABASE_URL: {DSN_WORDS} (this one names no host)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from fraudchannel.settings import Settings, unknown_env_names
 
@@ -62,3 +63,19 @@ def test_a_bad_setting_is_described_by_the_variable_that_was_read(
         Settings()
     [line] = describe_invalid_settings(caught.value)
     assert line.startswith("invalid setting FRAUDCHANNEL_DATABASE_URL: ")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("notaurl", "must be an http:// or https:// URL with a host"),
+        ("ftp://fc.example", "must be an http:// or https:// URL with a host"),
+        ("https://", "must be an http:// or https:// URL with a host"),
+        ("https://fc.example/x?y", "must have no query or fragment"),
+        ("https://fc.example/#top", "must have no query or fragment"),
+    ],
+)
+def test_a_public_url_that_is_no_base_url_is_refused(url: str, reason: str) -> None:
+    # A reviewer's finding: any text started the server, and tokens carried it as iss and aud.
+    with pytest.raises(ValidationError, match=reason):
+        Settings(database_url=None, public_url=url)
