@@ -149,11 +149,21 @@ def parse_query(model: type[Q], params: Iterable[tuple[str, str]]) -> Q:
             {
                 "parameter": ".".join(str(p) for p in err["loc"]),
                 "code": err["type"],
-                "detail": err["msg"],
+                "detail": err["msg"] + _PLUS_HINT * _plus_read_as_space(err),
             }
-            for err in exc.errors(include_url=False, include_input=False)
+            for err in exc.errors(include_url=False, include_input=True)
         ]
         raise BadRequest("A query parameter is not valid.", errors=errors) from None
+
+
+# A query string reads "+" as a space (HTML form encoding): "...T12:00:00+01:00" arrives as
+# "...T12:00:00 01:00", which no date-time parser can explain by itself.
+_PLUS_HINT: Final = " (a '+' in a query string reads as a space: send the offset's '+' as %2B)"
+
+
+def _plus_read_as_space(err: Any) -> bool:
+    text = err.get("input")
+    return isinstance(text, str) and err["type"].startswith("datetime") and " " in text
 
 
 def parse_report_query(params: Iterable[tuple[str, str]]) -> ReportQuery:

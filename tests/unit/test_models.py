@@ -394,3 +394,16 @@ def test_the_prose_rule_is_the_same_in_the_server_and_in_the_published_schema() 
         except ValidationError:
             rust = False
         assert rust == bool(re.fullmatch(PROSE, text)), hex(point)
+
+
+def test_an_offset_whose_plus_became_a_space_is_explained() -> None:
+    # A reviewer's finding: "?created_after=2026-11-30T12:00:00+01:00" unencoded arrives with a
+    # space for the "+", and the answer only said "unexpected extra characters".
+    with pytest.raises(BadRequest) as caught:
+        parse_report_query([("created_after", "2026-11-30T12:00:00 01:00")])
+    (error,) = caught.value.extensions["errors"]
+    assert error["parameter"] == "created_after"
+    assert error["detail"].endswith("send the offset's '+' as %2B)")
+    with pytest.raises(BadRequest) as caught:
+        parse_report_query([("created_after", "yesterday")])
+    assert "%2B" not in caught.value.extensions["errors"][0]["detail"]
