@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fraudchannel.canonical import (
+    CHAINS,
     canonical_crypto,
     canonical_handle,
     canonical_iban,
@@ -232,6 +233,13 @@ def test_crypto_spellings_share_a_key(address: str, hint: str | None) -> None:
             assert canonical_crypto(address, other) == key
     if body[:3] in ("bc1", "bnb") or body.startswith("bitcoincash"):
         assert canonical_crypto(address.upper(), hint) == key
+    fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in address)
+    assert canonical_crypto(fullwidth, hint) == key
+    # a payment URI (BIP 21, EIP-681) names the same wallet, whatever its parameters
+    if chain == "evm":
+        assert canonical_crypto(f"ethereum:pay-{address}@137?value=1e18", hint) == key
+    elif chain in CHAINS and chain != "bitcoin_cash" and hint in (None, chain):
+        assert canonical_crypto(f"{chain}:{address}?amount=1&label=x", hint) == key
     target = canonical_target("crypto_wallet", {"address": address, "chain": hint})
     assert target.key == key
     shown = canonical_target("crypto_wallet", {"address": target.canonical, "chain": hint})
