@@ -15,7 +15,7 @@ from backports import zstd
 from tests.auth_fixtures import GetToken, MakeOrg
 from tests.builders import batch
 from tests.conftest import Served
-from tests.integration.test_hostile_input import PROBLEM, item, post_raw, reporter, stored_refs
+from tests.integration.http_harness import PROBLEM, item, post_raw, reporter, stored_refs
 
 
 async def test_corrupt_gzip_body_is_400_not_500(

@@ -3,7 +3,6 @@ nothing already accepted is dropped or changed. Each test names the bug it pins 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -14,66 +13,25 @@ import jwt
 import pytest
 
 from fraudchannel import client
-from fraudchannel.http.middleware import LINE_TOO_LONG
 from tests.auth_fixtures import (
     GetToken,
     MakeOrg,
     OrgCredentials,
     assertion_claims,
-    bearer,
     post_token,
     sign_assertion,
 )
-from tests.builders import batch, url_item
+from tests.builders import batch
 from tests.conftest import Served
-
-BATCHES = "/v1/report-batches"
-PROBLEM = "application/problem+json"
-
-
-def item(ref: str, url: str | None = None, **over: Any) -> dict[str, Any]:
-    return url_item(ref, url or f"https://h-{uuid.uuid4().hex[:12]}.co.uk/login", **over)
-
-
-async def reporter(make_org: MakeOrg, get_token: GetToken) -> str:
-    return await get_token(await make_org(role="reporter"))
-
-
-async def post_raw(
-    http: aiohttp.ClientSession,
-    server: Served,
-    token: str,
-    body: bytes,
-    **headers: str,
-) -> tuple[int, str, Any]:
-    send = {**bearer(token), "Content-Type": "application/json", **headers}
-    async with http.post(server.url + BATCHES, data=body, headers=send) as resp:
-        text = await resp.text()
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = text
-        return resp.status, resp.content_type, doc
-
-
-async def post(
-    http: aiohttp.ClientSession, server: Served, token: str, doc: Any, **headers: str
-) -> tuple[int, str, Any]:
-    return await post_raw(http, server, token, json.dumps(doc).encode(), **headers)
-
-
-async def get(
-    http: aiohttp.ClientSession, server: Served, token: str, path: str
-) -> tuple[int, str, Any]:
-    async with http.get(server.url + path, headers=bearer(token)) as resp:
-        return resp.status, resp.content_type, await resp.json(content_type=None)
-
-
-async def stored_refs(http: aiohttp.ClientSession, server: Served, token: str) -> list[str]:
-    status, _, doc = await get(http, server, token, "/v1/reports?limit=1000")
-    assert status == 200, doc
-    return [r["client_ref"] for r in doc["items"]]
-
+from tests.integration.http_harness import (
+    PROBLEM,
+    get,
+    item,
+    post,
+    post_raw,
+    reporter,
+    stored_refs,
+)
 
 # ---- booleans, numbers and dates read as what they are -----------------------------------------
 
@@ -282,73 +240,6 @@ async def test_boolean_numeric_date_is_named_as_such(
     assert answer.body["error_description"] == (
         f"the assertion's {name} must be a number (RFC 7519 NumericDate)"
     )
-
-
-# ---- HTTP methods and requests the HTTP parser refuses ----------------------------------------
-
-
-async def test_head_is_answered_on_every_get_route(
-    server: Served, http: aiohttp.ClientSession, make_org: MakeOrg, get_token: GetToken
-) -> None:
-    # Bug: GET routes answered HEAD with 405 (RFC 9110 §9.3.2: a server supporting GET should
-    # support HEAD).
-    token = await reporter(make_org, get_token)
-    for path in ("/healthz", "/.well-known/jwks.json", "/v1/whoami", "/v1/reports"):
-        async with http.head(server.url + path, headers=bearer(token)) as resp:
-            assert resp.status == 200, path
-    async with http.head(server.url + "/v1/reports") as resp:
-        assert resp.status == 401
-        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-
-
-async def _raw_exchange(server: Served, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    host, port = server.settings.host, server.settings.port
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return status, headers, body
-
-
-@pytest.mark.parametrize(
-    "request_head",
-    [
-        b"FROB /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        b"GET /v1/reports HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-        + b"a" * 9000
-        + b"\r\nConnection: close\r\n\r\n",
-        b"POST /v1/report-batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-        b"GET /v1/reports HTTP/1.1\r\nHost: x\r\n"
-        + b"".join(b"X-H%d: y\r\n" % i for i in range(200))
-        + b"Connection: close\r\n\r\n",
-    ],
-    ids=["unknown-method", "huge-authorization", "chunked-and-length", "too-many-headers"],
-)
-async def test_requests_the_http_parser_refuses_get_problem_documents(
-    server: Served, request_head: bytes
-) -> None:
-    # Bug: aiohttp's parser errors (bad method, oversized header, unknown coding, too many
-    # headers) were answered text/plain, not application/problem+json.
-    status, headers, body = await _raw_exchange(server, request_head)
-    assert 400 <= status < 500
-    assert headers["content-type"].startswith(PROBLEM), body
-    doc = json.loads(body)
-    assert doc["status"] == status
-    assert doc["type"] == "about:blank"
-    assert doc["title"]
-    assert doc["detail"]
-    assert doc["instance"] == "urn:uuid:" + str(uuid.UUID(headers["x-request-id"]))
-    assert headers["x-request-id"]
-    if b"a" * 9000 in request_head:  # named, with what to shorten; the bytes never echoed
-        assert doc["detail"] == LINE_TOO_LONG
 
 
 # ---- what reaches the reporter -----------------------------------------------------------------
