@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import Workload, postgres, swap_db  # noqa: E402  (bench/ingest.py)
+from ingest import postgres, swap_db  # noqa: E402  (bench/ingest.py)
+from workload import Workload  # noqa: E402  (bench/workload.py)
 
 from fraudchannel import db, ingest, migrations, notices, orgs, parsing  # noqa: E402
 from fraudchannel.logs import configure_logging  # noqa: E402
