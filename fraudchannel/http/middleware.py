@@ -154,7 +154,9 @@ def _parser_error_page(
     headers or an undecodable Content-Encoding in text/plain; this keeps its logging and
     connection handling and renders the answer as RFC 9457 problem+json instead.
     """
-    _aiohttp_error_page(handler, request, status, exc, message)  # logs; raises once sent
+    request_id = uuid4()
+    with structlog.contextvars.bound_contextvars(request_id=request_id.hex):  # on its log line
+        _aiohttp_error_page(handler, request, status, exc, message)  # logs; raises once sent
     detail = HTTPStatus(status).description
     if isinstance(exc, LineTooLong):  # its message names neither the limit's subject nor a fix
         detail = LINE_TOO_LONG
@@ -163,7 +165,6 @@ def _parser_error_page(
         for quoted in (": b'", ' b"', "bytearray(", ': b"'):  # never echo what was sent
             first = first.split(quoted, 1)[0]
         detail = _PARSER_DETAIL.sub("?", first).rstrip(" :")[:200] or detail
-    request_id = uuid4()
     response = problem_response(
         {
             "type": "about:blank",

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 
 import aiohttp
 import pytest
 
 from fraudchannel.http.middleware import LINE_TOO_LONG
+from fraudchannel.logs import configure_logging
 from tests.auth_fixtures import GetToken, MakeOrg, bearer
 from tests.conftest import Served
 from tests.integration.http_harness import PROBLEM, reporter
@@ -81,3 +83,21 @@ async def test_requests_the_http_parser_refuses_get_problem_documents(
     assert headers["x-request-id"]
     if b"a" * 9000 in request_head:  # named, with what to shorten; the bytes never echoed
         assert doc["detail"] == LINE_TOO_LONG
+
+
+async def test_the_log_line_of_a_refused_request_names_its_request_id(
+    server: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A reviewer's finding: "client_request_unreadable" lines could not be tied to the answer.
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("info", "json")
+    try:
+        request = b"GET /v1/whoami HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n"
+        _, headers, _ = await _raw_exchange(server, request)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    refused = [line for line in lines if line["event"].startswith("client_request_unreadable")]
+    assert [line["request_id"] for line in refused] == [headers["x-request-id"]]
