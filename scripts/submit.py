@@ -43,10 +43,17 @@ import click
 from fraudchannel.client import ALGORITHMS
 from fraudchannel.submitter.batches import MAX_BATCH
 from fraudchannel.submitter.fields import TARGET_FIELDS
-from fraudchannel.submitter.readers import FORMATS
+from fraudchannel.submitter.readers import FORMATS, csv_delimiter
 from fraudchannel.submitter.runner import configure_logging, submit_file
 
 TARGET_TYPES = tuple(TARGET_FIELDS)
+
+
+def _delimiter(value: str | None) -> str | None:
+    try:
+        return csv_delimiter(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(
@@ -167,7 +174,12 @@ TARGET_TYPES = tuple(TARGET_FIELDS)
     "change it to send the same reports again on purpose (the service then answers "
     "duplicate_of_own_report by client_ref).",
 )
-@click.option("--delimiter", default=None, help="CSV delimiter [default: , (tab for .tsv)].")
+@click.option(
+    "--delimiter",
+    default=None,
+    callback=lambda _ctx, _param, value: _delimiter(value),
+    help="CSV delimiter: one character, or \\t or tab [default: , (tab for .tsv)].",
+)
 @click.option("--no-header", is_flag=True, help="The CSV has no header: columns are 1, 2, ...")
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=1000, show_default=True)
 @click.option(

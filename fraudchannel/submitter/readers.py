@@ -89,12 +89,34 @@ def read_jsonl(stream: IO[str]) -> Iterator[Record]:
         yield Record(number, value, raw)
 
 
+# A cell may be as long as a request body may be (FRAUDCHANNEL_MAX_BODY_BYTES' default): a
+# longer value is the service's to refuse, item by item, not a reason to stop reading the file.
+MAX_CSV_FIELD = 64 * 1024 * 1024
+
+
+def csv_delimiter(value: str | None) -> str | None:
+    """Return the --delimiter value as the one character it names ("\\t" and "tab": a tab).
+
+    Raises ValueError for anything else (submit.py makes it a usage error, exit status 2).
+    """
+    if value is None:
+        return None
+    named = {"\\t": "\t", "tab": "\t"}.get(value.lower(), value)
+    if len(named) != 1 or named in '\r\n"':
+        raise ValueError(
+            f"{value!r} cannot delimit CSV cells: give one character other than a quote or a "
+            "line end (a tab may be written \\t or tab)"
+        )
+    return named
+
+
 def read_csv(stream: IO[str], *, delimiter: str = ",", header: bool = True) -> Records:
     """Return the CSV header and its rows as records (quoted newlines allowed).
 
     Without a header, columns are named "1", "2", ... Rows whose cells are all empty are skipped.
     The hashed text is the row's cells as a JSON array, so quoting and line ends do not matter.
     """
+    csv.field_size_limit(MAX_CSV_FIELD)
     reader = csv.reader(stream, delimiter=delimiter)
     columns: list[str] | None = None
     if header:

@@ -361,6 +361,9 @@ async def test_dry_run_checks_locally_and_sends_nothing(tmp_path: Path) -> None:
         (["--dry-run", "--map", "target.url=link"], "'link' not in the header"),
         (["--dry-run", "--set", "scam_typ=x"], "unknown item field"),
         (["--dry-run", "--batch-size", "10001"], "--batch-size"),
+        # a reviewer's bug: these crashed with a traceback inside the csv module, exit 1
+        (["--dry-run", "--delimiter", ";;"], "';;' cannot delimit CSV cells"),
+        (["--dry-run", "--delimiter", ""], "'' cannot delimit CSV cells"),
     ],
 )
 async def test_usage_errors_exit_2(tmp_path: Path, extra: list[str], message: str) -> None:
