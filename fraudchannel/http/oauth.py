@@ -75,6 +75,10 @@ async def read_form(request: web.Request) -> list[tuple[str, str]]:
             errors="strict",
         )
     except ValueError as exc:  # UnicodeDecodeError included
+        if body.count(b"&") + 1 > MAX_FORM_FIELDS:  # parse_qsl says "Max number of fields"
+            raise InvalidRequest(
+                f"the request has more than {MAX_FORM_FIELDS} form parameters"
+            ) from exc
         raise InvalidRequest("the request body is not a valid UTF-8 form") from exc
 
 
