@@ -25,7 +25,8 @@ Output: per-item results as JSON Lines (`--results`), in input order, one line p
 
 Exit codes: 0 every item accepted; 1 an item was rejected (by the service or locally), a batch
 failed for good, or the run was aborted (credentials refused); 2 usage error (bad flags, unreadable
-input or key file, a mapped column missing from the CSV header).
+input or key file, a mapped column missing from the CSV header); 130 interrupted (Ctrl-C: the
+summary still comes, and re-running the same command finishes the job, storing nothing twice).
 
 Environment fallbacks: FC_URL, FC_CLIENT_ID, FC_KEY_FILE, FC_KID, FC_ALG, FC_SUBMITTER_NAME,
 FC_SUBMITTER_EMAIL. The prefix is FC_, not FRAUDCHANNEL_, on purpose: the server refuses to start

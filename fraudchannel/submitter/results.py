@@ -32,6 +32,7 @@ class Summary:
     retries: int = 0
     token_requests: int = 0
     aborted: str | None = None
+    interrupted: bool = False  # Ctrl-C (SIGINT): exit status 130, as shells report it
     results: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -52,7 +53,9 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """Return 0 when every record was accepted, else 1."""
+        """Return 0 when every record was accepted, 130 when interrupted (Ctrl-C), else 1."""
+        if self.interrupted:
+            return 130
         failed = self.rejected or self.not_sent or self.batches_failed or self.aborted
         return 1 if failed else 0
 

@@ -192,8 +192,19 @@ def submit(
         if show:
             stack.enter_context(logging_redirect_tqdm([log]))
         writer = ResultWriter(out, summary, progress)
-        asyncio.run(_submit(batches, options, assertion, summary, writer))
+        try:
+            asyncio.run(_submit(batches, options, assertion, summary, writer))
+        except KeyboardInterrupt:  # asyncio.run has cancelled the batches in flight
+            summary.interrupted = True
+            summary.aborted = INTERRUPTED
+            log.warning("stopping: %s", INTERRUPTED)
     return summary.as_json()
+
+
+INTERRUPTED = (
+    "interrupted (Ctrl-C): run the same command again to finish; batches already stored are "
+    "answered as before (same Idempotency-Key), nothing is stored twice"
+)
 
 
 async def _submit(

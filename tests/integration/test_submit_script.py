@@ -8,7 +8,10 @@ The real server is in test_submit_real_server.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from aiohttp import web
 from tests.integration.submit_harness import (
     FAST,
     PHISHING,
+    ROOT,
     SCRIPT,
     SUBMITTER,
     problem,
@@ -42,7 +46,8 @@ class FakeService:
     """The token and ingest endpoints, with failures scripted per test.
 
     `batch_faults` are answered, in order, before any real answer: an HTTP status (503, 429,
-    401, 413, ...) or "drop" (store the batch, then cut the connection without an answer).
+    401, 413, ...), "drop" (store the batch, then cut the connection without an answer) or
+    "hang" (no answer for a minute).
     `stored` maps Idempotency-Key to (body sha, answer): a replay gets the stored answer.
     """
 
@@ -58,6 +63,7 @@ class FakeService:
     stored: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     client_refs: dict[str, str] = field(default_factory=dict)  # client_ref -> report id
     distinct_keys: list[str] = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # ends every "hang"
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -100,6 +106,9 @@ class FakeService:
         if nth in self.fail_batches_with:
             return problem(self.fail_batches_with[nth], "scripted failure")
         fault = self.batch_faults.pop(0) if self.batch_faults else None
+        if fault == "hang":  # an answer that never comes (until the test ends)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.released.wait(), 60)
         if isinstance(fault, int):
             if fault == 401:
                 self.revoked.add(token)
@@ -161,6 +170,7 @@ async def fake() -> AsyncIterator[FakeService]:
     async for url in serve_app(service.app()):
         service.url = url
         yield service
+        service.released.set()  # before the server waits for its handlers
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +393,29 @@ async def test_help_names_the_environment_fallbacks() -> None:
     assert proc.returncode == 0
     for name in ("FC_URL", "FC_CLIENT_ID", "FC_KEY_FILE", "FC_KID", "FC_SUBMITTER_NAME"):
         assert name in out.decode()
+
+
+async def test_ctrl_c_ends_the_run_with_its_summary_and_exit_130(
+    fake: FakeService, key_pem: Path, tmp_path: Path
+) -> None:
+    # A reviewer's finding: Ctrl-C printed "Aborted!" and no summary, exit 1.
+    fake.batch_faults = ["hang"]
+    src = url_list(tmp_path, 30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FC_")}
+    env.update(fake_env(fake, key_pem))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCRIPT), str(src), *SUBMITTER, *PHISHING, "--batch-size", "10",
+        "--concurrency", "1", "--results", str(tmp_path / "r.jsonl"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=ROOT,
+    )  # fmt: skip
+    for _ in range(200):  # until the first batch is in flight
+        if fake.posts:
+            break
+        await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    summary = json.loads(out)
+    assert summary["exit_code"] == 130
+    assert summary["aborted"].startswith("interrupted (Ctrl-C): run the same command again")
+    assert "Aborted!" not in err.decode()
