@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from fraudchannel.submitter.errors import UsageProblem
 from fraudchannel.submitter.fields import (
@@ -27,6 +27,15 @@ DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+
+
+# What a record the reader could not read means (fraudchannel.submitter.readers).
+READ_ERRORS: Final = {
+    "local.invalid_json": "the line is not JSON",
+    "local.not_an_object": "the line is JSON but not an object",
+    "local.extra_cells": "the row has more cells than the header has columns (a delimiter "
+    "inside an unquoted value?); nothing of it was sent",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +238,20 @@ class ItemSpec:
             )
 
     def check_columns(self, columns: list[str] | None) -> None:
-        """Raise UsageProblem when a mapped column is not in the CSV header `columns`."""
+        """Raise UsageProblem when a mapped column is not among the input's `columns` (a CSV's
+        header, a plain list's "value"); None (JSON Lines) checks nothing."""
         if columns is None:
             return
+        if not columns:
+            raise UsageProblem("the CSV input is empty: it has no header line")
         wanted = set(self.columns.values())
         for template in self.templates.values():
             wanted.update(TEMPLATE_FIELD.findall(template))
         unknown = sorted(wanted - set(columns))
         if unknown:
+            where = "the header" if columns != [LINES_COLUMN] else "a plain list"
             raise UsageProblem(
-                f"column(s) {', '.join(map(repr, unknown))} not in the header "
+                f"column(s) {', '.join(map(repr, unknown))} not in {where} "
                 f"(columns: {', '.join(columns)})"
             )
 
@@ -249,7 +262,8 @@ class ItemSpec:
         templates and columns (an empty cell leaves the constant standing).
         """
         if record.error:
-            return Prepared(record.line, None, None, [local_error("", record.error)])
+            detail = READ_ERRORS.get(record.error, "")
+            return Prepared(record.line, None, None, [local_error("", record.error, detail)])
         errors: list[dict[str, str]] = []
         item: dict[str, Any]
         if self.passthrough:

@@ -37,7 +37,8 @@ class Record:
 
 @dataclass(slots=True)
 class Records:
-    """Records of one input: the CSV header (None for other formats) and the record iterator."""
+    """Records of one input: its columns (a CSV's header, a plain list's one column "value"; None
+    for JSON Lines) and the record iterator."""
 
     format: Format
     columns: list[str] | None
@@ -113,7 +114,8 @@ def csv_delimiter(value: str | None) -> str | None:
 def read_csv(stream: IO[str], *, delimiter: str = ",", header: bool = True) -> Records:
     """Return the CSV header and its rows as records (quoted newlines allowed).
 
-    Without a header, columns are named "1", "2", ... Rows whose cells are all empty are skipped.
+    Without a header, columns are named "1", "2", ... Rows whose cells are all empty are skipped;
+    a row with non-empty cells past the header's columns is an error record (local.extra_cells).
     The hashed text is the row's cells as a JSON array, so quoting and line ends do not matter.
     """
     csv.field_size_limit(MAX_CSV_FIELD)
@@ -135,7 +137,10 @@ def read_csv(stream: IO[str], *, delimiter: str = ",", header: bool = True) -> R
             names = columns if header else [str(i) for i in range(1, len(row) + 1)]
             values = {name: cell.strip() for name, cell in zip(names, row, strict=False)}
             raw = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-            yield Record(line, values, raw)
+            # cells past the header's last column would be dropped unread: refuse the row (often
+            # an unquoted delimiter inside a value) rather than send part of it
+            extra = any(cell.strip() for cell in row[len(names) :])
+            yield Record(line, values, raw, "local.extra_cells" if extra else None)
 
     return Records("csv", columns, rows())
 
@@ -158,7 +163,7 @@ def open_records(
         buffered.seek(start)
         stream, fmt = buffered, detect_format(name, first)
     if fmt == "lines":
-        return Records("lines", None, read_lines(stream))
+        return Records("lines", [LINES_COLUMN], read_lines(stream))  # its one column
     if fmt == "jsonl":
         return Records("jsonl", None, read_jsonl(stream))
     if delimiter is None:
