@@ -30,6 +30,7 @@ import contextlib
 import gc
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,11 +74,13 @@ def postgres() -> Iterator[str]:
         return
     from fraudchannel.embedded_pg import EmbeddedPostgres
 
-    server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="fc-bench-")) / "pg", temporary=True)
+    folder = Path(tempfile.mkdtemp(prefix="fc-bench-"))
+    server = EmbeddedPostgres(folder / "pg", temporary=True)
     try:
         yield server.start()
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)  # the temporary cluster removes only "pg"
 
 
 def free_port() -> int:
