@@ -23,6 +23,19 @@ def url_item(ref: str, url: str, **over: Any) -> dict[str, Any]:
     return doc
 
 
+def mixed_items() -> list[dict[str, Any]]:
+    """Return four items on a fresh host that get every kind of answer in one batch: a new
+    ticket, a refusal (not a URL), a repeated client_ref, and a link (the http form of the
+    first URL is the same target)."""
+    h = host()
+    return [
+        url_item("a", f"https://{h}/login"),
+        url_item("b", "::"),  # refused: not a URL
+        url_item("a", f"https://{h}/login"),  # the same client_ref again
+        url_item("c", f"http://{h}/login"),  # the same target as "a"
+    ]
+
+
 def batch(items: list[Any], **over: Any) -> dict[str, Any]:
     """Return a batch envelope around `items`, fields in `over` replaced."""
     doc: dict[str, Any] = {

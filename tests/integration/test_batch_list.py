@@ -14,7 +14,7 @@ import pytest
 
 from fraudchannel.reports import encode_batch_cursor, encode_cursor
 from tests.auth_fixtures import GetToken, MakeOrg
-from tests.builders import batch, host, url_item
+from tests.builders import batch, host, mixed_items, url_item
 from tests.conftest import Served
 from tests.integration.test_openapi import Checked
 from tests.integration.test_reports_api import BATCHES, post, reporter
@@ -62,13 +62,7 @@ async def test_lists_only_the_callers_batches_oldest_first_with_counts(
     checked: Checked, make_org: MakeOrg, get_token: GetToken
 ) -> None:
     mine, theirs = await reporter(make_org, get_token), await reporter(make_org, get_token)
-    h = host()
-    items = [
-        url_item("a", f"https://{h}/login"),
-        url_item("b", "::"),  # refused: not a URL
-        url_item("a", f"https://{h}/login"),  # the same client_ref again
-        url_item("c", f"http://{h}/login"),  # the same target as "a"
-    ]
+    items = mixed_items()
     _, _, first = await post(checked.http, checked.server, mine, batch(items))
     await post_batches(checked, theirs, 2, prefix="t")
     second = (await post_batches(checked, mine, 1))[0]

@@ -15,7 +15,7 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 from fraudchannel import client, schemas
 from tests.auth_fixtures import GetToken, MakeOrg, bearer
-from tests.builders import batch, host, url_item
+from tests.builders import batch, host, mixed_items, url_item
 from tests.conftest import Served, ServeFactory
 
 OPENAPI_FILE = schemas.SCHEMAS_DIR / schemas.OPENAPI_FILE
@@ -112,13 +112,7 @@ async def test_reporter_answers_match_the_document(
     malformed = {"Authorization": "Bearer a b"}
     assert (await checked.call("GET", "/v1/whoami", headers=malformed))[0] == 400
 
-    h = host()
-    items = [
-        url_item("a", f"https://{h}/login"),
-        url_item("b", "::"),  # refused: not a URL
-        url_item("a", f"https://{h}/login"),  # the same client_ref again
-        url_item("c", f"http://{h}/login"),  # the same target as "a"
-    ]
+    items = mixed_items()
     status, answer = await checked.call(
         "POST", "/v1/report-batches", token=token, json=batch(items)
     )
@@ -129,7 +123,7 @@ async def test_reporter_answers_match_the_document(
         "duplicate_of_own_report",
         "linked_to_open_ticket",
     ]
-    changed = [url_item("a", f"https://{h}/login", explanation="Another explanation.")]
+    changed = [items[0] | {"explanation": "Another explanation."}]
     status, again = await checked.call(
         "POST",
         "/v1/report-batches",
